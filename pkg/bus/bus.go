@@ -1,0 +1,178 @@
+// Package bus carries Pressline's events over NATS JetStream: it declares
+// the streams, publishes events with de-duplication ids, runs durable
+// consumers for the stages, and keeps the dead-letter stream.
+//
+// The subjects form a chain, one stage's output being the next one's input:
+//
+//	pressline.article.received     ingest    -> clean
+//	pressline.article.cleaned      clean     -> imageproc
+//	pressline.article.media_ready  imageproc -> publish
+//	pressline.site.<site>.<kind>   publish   -> downstream sites
+//	pressline.deadletter.<stage>   any stage -> operators (pressline dlq)
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pressline/pressline/pkg/fault"
+	pb "github.com/pressline/pressline/proto/pressline/v1"
+)
+
+// Subjects of the article chain.
+const (
+	SubjectReceived   = "pressline.article.received"
+	SubjectCleaned    = "pressline.article.cleaned"
+	SubjectMediaReady = "pressline.article.media_ready"
+)
+
+// Stream names.
+const (
+	StreamArticles   = "PRESSLINE_ARTICLES"
+	StreamSites      = "PRESSLINE_SITES"
+	StreamDeadLetter = "PRESSLINE_DEADLETTER"
+)
+
+// Headers set on every event, so that logs, dead letters and operators can
+// name the article without decoding the body.
+const (
+	HeaderArticleID = "Pressline-Article-Id"
+	HeaderVersion   = "Pressline-Article-Version"
+)
+
+// SiteSubject is the subject of a publication event for a site; kind is
+// published, updated or withdrawn.
+func SiteSubject(site, kind string) string { return "pressline.site." + site + "." + kind }
+
+// DeadLetterSubject is where a stage's dead letters go.
+func DeadLetterSubject(stage string) string { return "pressline.deadletter." + stage }
+
+// MsgID is the de-duplication id of the event a stage emits for one version
+// of one article: a retried handler publishes the same id, and JetStream
+// drops the second copy.
+func MsgID(ref *pb.ArticleRef, stage string) string {
+	return ref.GetId() + "/" + strconv.FormatUint(uint64(ref.GetVersion()), 10) + "/" + stage
+}
+
+// Config says how streams are laid out.
+type Config struct {
+	// Replicas per stream: 1 for a single server, 3 for a cluster.
+	Replicas int
+	// ArticleMaxAge bounds how long stage-to-stage events are kept, for
+	// replay and inspection. Published events and dead letters are kept
+	// until an operator removes them.
+	ArticleMaxAge time.Duration
+	// DuplicateWindow is how long JetStream remembers message ids.
+	DuplicateWindow time.Duration
+}
+
+// DefaultConfig suits a single server.
+func DefaultConfig() Config {
+	return Config{Replicas: 1, ArticleMaxAge: 7 * 24 * time.Hour, DuplicateWindow: 10 * time.Minute}
+}
+
+// Bus is a JetStream context with Pressline's streams in place.
+type Bus struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// New declares the streams (idempotently: every service may do it at
+// start-up, in any order) and returns a Bus on nc. metrics may be nil.
+func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, metrics *Metrics) (*Bus, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	b := &Bus{nc: nc, js: js, log: log, metrics: metrics}
+	streams := []jetstream.StreamConfig{
+		{
+			Name:        StreamArticles,
+			Description: "Article events between Pressline stages.",
+			Subjects:    []string{"pressline.article.>"},
+			MaxAge:      cfg.ArticleMaxAge,
+		},
+		{
+			Name:        StreamSites,
+			Description: "Publication events for downstream sites; kept for replay.",
+			Subjects:    []string{"pressline.site.>"},
+		},
+		{
+			Name:        StreamDeadLetter,
+			Description: "Messages a stage gave up on; see pressline dlq.",
+			Subjects:    []string{"pressline.deadletter.>"},
+		},
+	}
+	for _, sc := range streams {
+		sc.Storage = jetstream.FileStorage
+		sc.Retention = jetstream.LimitsPolicy
+		sc.Replicas = cfg.Replicas
+		sc.Duplicates = cfg.DuplicateWindow
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("bus: stream %s: %w", sc.Name, err)
+		}
+	}
+	return b, nil
+}
+
+// JetStream exposes the underlying context for packages that keep their own
+// JetStream state (the status bucket).
+func (b *Bus) JetStream() jetstream.JetStream { return b.js }
+
+// Publish sends m on subject with the given de-duplication id and waits for
+// JetStream to persist it. A failure is retryable.
+func (b *Bus) Publish(ctx context.Context, subject, msgID string, ref *pb.ArticleRef, m proto.Message) error {
+	data, err := proto.Marshal(m)
+	if err != nil {
+		return fault.Permanent(fmt.Errorf("bus: marshal %T: %w", m, err))
+	}
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(HeaderArticleID, ref.GetId())
+	msg.Header.Set(HeaderVersion, strconv.FormatUint(uint64(ref.GetVersion()), 10))
+	return b.publishMsg(ctx, msg, msgID)
+}
+
+func (b *Bus) publishMsg(ctx context.Context, msg *nats.Msg, msgID string) error {
+	start := time.Now()
+	ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID))
+	if b.metrics != nil {
+		outcome := "ok"
+		switch {
+		case err != nil:
+			outcome = "error"
+		case ack.Duplicate:
+			outcome = "duplicate"
+		}
+		b.metrics.published.WithLabelValues(streamOf(msg.Subject), outcome).Inc()
+		b.metrics.publishDuration.Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		return fault.Retry(fmt.Errorf("bus: publish %s (%s): %w", msg.Subject, msgID, err), time.Second)
+	}
+	return nil
+}
+
+func streamOf(subject string) string {
+	switch {
+	case strings.HasPrefix(subject, "pressline.article."):
+		return StreamArticles
+	case strings.HasPrefix(subject, "pressline.site."):
+		return StreamSites
+	default:
+		return StreamDeadLetter
+	}
+}

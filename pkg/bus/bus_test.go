@@ -1,0 +1,297 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pressline/pressline/pkg/bus"
+	"github.com/pressline/pressline/pkg/fault"
+	"github.com/pressline/pressline/pkg/testenv"
+	pb "github.com/pressline/pressline/proto/pressline/v1"
+)
+
+func newBus(t *testing.T) (*bus.Bus, *prometheus.Registry) {
+	t.Helper()
+	_, nc := testenv.NATS(t)
+	reg := prometheus.NewPedanticRegistry()
+	b, err := bus.New(context.Background(), nc, bus.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), bus.NewMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, reg
+}
+
+func received(id string) (*pb.ArticleRef, *pb.ArticleReceived) {
+	ref := &pb.ArticleRef{Id: id, Version: 1, Newsroom: "test"}
+	return ref, &pb.ArticleReceived{Article: ref, OriginalKey: "originals/" + id}
+}
+
+func consumerConfig(stage string) bus.ConsumerConfig {
+	return bus.ConsumerConfig{
+		Stage: stage, Subject: bus.SubjectReceived, Workers: 2, MaxAttempts: 3,
+		AckWait: 5 * time.Second, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+	}
+}
+
+// run consumes in the background until the test ends or stop is called.
+func run(t *testing.T, b *bus.Bus, cfg bus.ConsumerConfig, h bus.Handler) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Consume(ctx, cfg, h) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("consume: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func deadLetters(t *testing.T, b *bus.Bus) []bus.DeadLetterRecord {
+	t.Helper()
+	var out []bus.DeadLetterRecord
+	for rec, err := range b.DeadLetters(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func TestPublishDeduplicates(t *testing.T) {
+	b, _ := newBus(t)
+	ctx := context.Background()
+	ref, ev := received("A1")
+	for range 3 {
+		if err := b.Publish(ctx, bus.SubjectReceived, bus.MsgID(ref, "received"), ref, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got atomic.Int32
+	run(t, b, consumerConfig("clean"), func(ctx context.Context, m *bus.Msg) error {
+		if m.ArticleID != "A1" || m.Version != 1 {
+			t.Errorf("headers: id %q version %d", m.ArticleID, m.Version)
+		}
+		var ev pb.ArticleReceived
+		if err := proto.Unmarshal(m.Data, &ev); err != nil || ev.GetOriginalKey() != "originals/A1" {
+			t.Errorf("body: %v %v", err, ev.GetOriginalKey())
+		}
+		got.Add(1)
+		return nil
+	})
+	eventually(t, "delivery", func() bool { return got.Load() >= 1 })
+	time.Sleep(200 * time.Millisecond)
+	if got.Load() != 1 {
+		t.Fatalf("three publishes with one id delivered %d times, want 1", got.Load())
+	}
+}
+
+func TestFailureEndsInDeadLetter(t *testing.T) {
+	tests := []struct {
+		name         string
+		err          error
+		wantAttempts uint32
+		permanent    bool
+	}{
+		{"retryable until attempts run out", fault.Retry(errors.New("s3 down"), 0), 3, false},
+		{"unclassified is retried", errors.New("who knows"), 3, false},
+		{"permanent at once", fault.Permanent(errors.New("not an article")), 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, reg := newBus(t)
+			ref, ev := received("P1")
+			if err := b.Publish(context.Background(), bus.SubjectReceived, bus.MsgID(ref, "received"), ref, ev); err != nil {
+				t.Fatal(err)
+			}
+			var attempts atomic.Int32
+			gaveUp := make(chan error, 1)
+			cfg := consumerConfig("clean")
+			cfg.OnGiveUp = func(_ context.Context, m *bus.Msg, err error) { gaveUp <- err }
+			run(t, b, cfg, func(ctx context.Context, m *bus.Msg) error {
+				attempts.Add(1)
+				return tt.err
+			})
+			select {
+			case <-gaveUp:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("never gave up after %d attempts", attempts.Load())
+			}
+			dls := deadLetters(t, b)
+			if len(dls) != 1 {
+				t.Fatalf("%d dead letters, want 1", len(dls))
+			}
+			dl := dls[0]
+			if dl.Stage != "clean" || dl.ArticleId != "P1" || dl.Attempts != tt.wantAttempts || dl.Permanent != tt.permanent || dl.Subject != bus.SubjectReceived {
+				t.Errorf("dead letter = stage %s id %s attempts %d permanent %v subject %s", dl.Stage, dl.ArticleId, dl.Attempts, dl.Permanent, dl.Subject)
+			}
+			if dl.Error == "" {
+				t.Error("dead letter has no error")
+			}
+			time.Sleep(200 * time.Millisecond) // a terminated message must not come back
+			if got := attempts.Load(); got != int32(tt.wantAttempts) {
+				t.Errorf("handler ran %d times, want %d", got, tt.wantAttempts)
+			}
+			if got := counterValue(t, reg, "pressline_stage_messages_total", "outcome", "dead_letter"); got != 1 {
+				t.Errorf("dead_letter outcome counted %v, want 1", got)
+			}
+		})
+	}
+}
+
+// counterValue reads one labelled series of a counter back from reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func TestReplayDeadLetter(t *testing.T) {
+	b, _ := newBus(t)
+	ref, ev := received("R1")
+	if err := b.Publish(context.Background(), bus.SubjectReceived, bus.MsgID(ref, "received"), ref, ev); err != nil {
+		t.Fatal(err)
+	}
+	var healthy atomic.Bool
+	var done atomic.Int32
+	run(t, b, consumerConfig("clean"), func(ctx context.Context, m *bus.Msg) error {
+		if !healthy.Load() {
+			return fault.Permanent(errors.New("broken until fixed"))
+		}
+		if m.ArticleID != "R1" {
+			t.Errorf("replayed message lost its headers: %q", m.ArticleID)
+		}
+		done.Add(1)
+		return nil
+	})
+	eventually(t, "dead letter", func() bool { return len(deadLetters(t, b)) == 1 })
+	id := deadLetters(t, b)[0].ID
+
+	healthy.Store(true) // the operator fixed the cause
+	if _, err := b.ReplayDeadLetter(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "replayed message handled", func() bool { return done.Load() == 1 })
+	if n := len(deadLetters(t, b)); n != 0 {
+		t.Errorf("%d dead letters after a successful replay, want 0", n)
+	}
+	if _, err := b.ReplayDeadLetter(context.Background(), id); !errors.Is(err, bus.ErrNoDeadLetter) {
+		t.Errorf("second replay: %v, want ErrNoDeadLetter", err)
+	}
+}
+
+// TestShutdownFinishesInFlight stops a consumer while its handler is busy:
+// the handler must complete and its message be acknowledged, so a new
+// consumer sees nothing again and nothing is lost.
+func TestShutdownFinishesInFlight(t *testing.T) {
+	b, _ := newBus(t)
+	ctx := context.Background()
+	for _, id := range []string{"S1", "S2", "S3", "S4"} {
+		ref, ev := received(id)
+		if err := b.Publish(ctx, bus.SubjectReceived, bus.MsgID(ref, "received"), ref, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	handled := map[string]int{}
+	started := make(chan struct{}, 10)
+	release := make(chan struct{})
+	cfg := consumerConfig("clean")
+	cfg.Workers = 1
+	stop := run(t, b, cfg, func(ctx context.Context, m *bus.Msg) error {
+		started <- struct{}{}
+		<-release
+		mu.Lock()
+		handled[m.ArticleID]++
+		mu.Unlock()
+		return nil
+	})
+	<-started
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-stopped:
+		t.Fatal("shutdown returned while a handler was still working")
+	default:
+	}
+	close(release)
+	<-stopped
+
+	run(t, b, cfg, func(ctx context.Context, m *bus.Msg) error {
+		mu.Lock()
+		handled[m.ArticleID]++
+		mu.Unlock()
+		return nil
+	})
+	eventually(t, "all four handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(handled) == 4
+	})
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range handled {
+		if n != 1 {
+			t.Errorf("%s handled %d times across the restart, want 1", id, n)
+		}
+	}
+}
+
+func TestMetricsLint(t *testing.T) {
+	b, reg := newBus(t)
+	run(t, b, consumerConfig("clean"), func(ctx context.Context, m *bus.Msg) error { return nil })
+	ref, ev := received("M1")
+	if err := b.Publish(context.Background(), bus.SubjectReceived, bus.MsgID(ref, "received"), ref, ev); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "consumer gauges", func() bool {
+		return testutil.CollectAndCount(reg, "pressline_consumer_pending_messages") == 1
+	})
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", problems, err)
+	}
+}

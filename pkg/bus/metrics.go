@@ -1,0 +1,109 @@
+package bus
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the bus's and the stages' metrics. Build one per process and
+// share it: in `pressline dev` all four stages report into it, told apart by
+// the stage label.
+type Metrics struct {
+	handled         *prometheus.CounterVec
+	duration        *prometheus.HistogramVec
+	inFlight        *prometheus.GaugeVec
+	redeliveries    *prometheus.CounterVec
+	published       *prometheus.CounterVec
+	publishDuration prometheus.Histogram
+
+	mu        sync.Mutex
+	consumers map[string]jetstream.Consumer
+
+	pendingDesc, ackPendingDesc, redeliveredDesc *prometheus.Desc
+}
+
+// NewMetrics registers the bus metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "pressline", Subsystem: "stage", Name: "messages_total",
+			Help: "Messages handled by a stage, by outcome: ok, retry (nak with delay) or dead_letter.",
+		}, []string{"stage", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "pressline", Subsystem: "stage", Name: "handle_duration_seconds",
+			Help:    "Time a stage spent on one message, whatever the outcome.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"stage"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "pressline", Subsystem: "stage", Name: "in_flight_messages",
+			Help: "Messages a stage is working on now.",
+		}, []string{"stage"}),
+		redeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "pressline", Subsystem: "stage", Name: "redeliveries_total",
+			Help: "Deliveries that were not a message's first.",
+		}, []string{"stage"}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "pressline", Subsystem: "bus", Name: "published_messages_total",
+			Help: "Messages published to JetStream, by stream and outcome: ok, duplicate (dropped by message id) or error.",
+		}, []string{"stream", "outcome"}),
+		publishDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "pressline", Subsystem: "bus", Name: "publish_duration_seconds",
+			Help:    "Time from publishing a message to JetStream's acknowledgement.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}),
+		consumers: map[string]jetstream.Consumer{},
+		pendingDesc: prometheus.NewDesc("pressline_consumer_pending_messages",
+			"Messages in the stream not yet delivered to the stage's consumer (its backlog).", []string{"stage"}, nil),
+		ackPendingDesc: prometheus.NewDesc("pressline_consumer_ack_pending_messages",
+			"Messages delivered to the stage and not yet acknowledged.", []string{"stage"}, nil),
+		redeliveredDesc: prometheus.NewDesc("pressline_consumer_redelivered_messages",
+			"Messages the server is redelivering to the stage now.", []string{"stage"}, nil),
+	}
+	reg.MustRegister(m.handled, m.duration, m.inFlight, m.redeliveries, m.published, m.publishDuration, m)
+	return m
+}
+
+func (m *Metrics) watch(stage string, c jetstream.Consumer) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.consumers[stage] = c
+}
+
+func (m *Metrics) unwatch(stage string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.consumers, stage)
+}
+
+// Describe implements prometheus.Collector for the consumer gauges.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.pendingDesc
+	ch <- m.ackPendingDesc
+	ch <- m.redeliveredDesc
+}
+
+// Collect asks the server for each running consumer's state at scrape time,
+// so the gauges are never stale.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	consumers := make(map[string]jetstream.Consumer, len(m.consumers))
+	for k, v := range m.consumers {
+		consumers[k] = v
+	}
+	m.mu.Unlock()
+	for stage, c := range consumers {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		info, err := c.Info(ctx)
+		cancel()
+		if err != nil {
+			continue // a scrape must not fail because NATS is briefly away
+		}
+		ch <- prometheus.MustNewConstMetric(m.pendingDesc, prometheus.GaugeValue, float64(info.NumPending), stage)
+		ch <- prometheus.MustNewConstMetric(m.ackPendingDesc, prometheus.GaugeValue, float64(info.NumAckPending), stage)
+		ch <- prometheus.MustNewConstMetric(m.redeliveredDesc, prometheus.GaugeValue, float64(info.NumRedelivered), stage)
+	}
+}

@@ -1,0 +1,62 @@
+// Package fault classifies errors once, where they arise, as worth retrying
+// later or not worth retrying at all. The consumer adapter in pkg/bus is the
+// only place that turns that class into a JetStream ack, nak or term.
+//
+// An error that carries no class is treated as retryable: a stage that does
+// not know why it failed should try again (a bounded number of times) rather
+// than drop the article, and exhausting the retries still ends in a
+// dead-letter record, never in silence.
+package fault
+
+import (
+	"errors"
+	"time"
+)
+
+// RetryableError asks for another attempt after at least After.
+type RetryableError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryableError) Error() string { return e.Err.Error() }
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// PermanentError says that no attempt will ever succeed: the input is
+// malformed, a referenced object is gone for good, a rule rejects it.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Retry marks err as worth retrying after d (0 lets the caller choose).
+func Retry(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &RetryableError{Err: err, After: d}
+}
+
+// Permanent marks err as not worth retrying.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// IsPermanent reports whether any error in err's chain is permanent.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
+// RetryAfter returns the delay asked for by a retryable error in err's
+// chain, and whether there was one.
+func RetryAfter(err error) (time.Duration, bool) {
+	var r *RetryableError
+	if errors.As(err, &r) {
+		return r.After, true
+	}
+	return 0, false
+}

@@ -1,0 +1,163 @@
+// Package testenv starts the real servers Pressline's tests run against: an
+// in-process NATS server with JetStream, and a MinIO server process, which
+// it installs into a cache folder outside the repository when it is absent.
+// Nothing here is a mock: a test that passes here passed against the
+// servers production uses.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/pressline/pressline/pkg/blob"
+	"github.com/pressline/pressline/pkg/natsembed"
+)
+
+// MinIOModule is the pinned MinIO version the tests run against.
+const MinIOModule = "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
+
+// NATS starts an in-process NATS server with JetStream on a free port and
+// returns it with a connection; both close when the test ends.
+func NATS(t testing.TB) (*natsembed.Server, *nats.Conn) {
+	t.Helper()
+	srv, err := natsembed.Start(natsembed.Config{Dir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return srv, nc
+}
+
+// MinIO starts a MinIO server on a free loopback port with its data in a
+// temporary folder, and returns a blob configuration for it. The server
+// stops when the test ends.
+func MinIO(t testing.TB) blob.Config {
+	t.Helper()
+	bin, err := MinIOBinary()
+	if err != nil {
+		t.Fatalf("minio: %v", err)
+	}
+	addr, console := freeAddr(t), freeAddr(t)
+	user, pass := "pressline", randomHex(16)
+	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console, t.TempDir())
+	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+user, "MINIO_ROOT_PASSWORD="+pass,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphans if the test binary dies
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("minio: start: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/minio/health/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("minio not ready on %s after 30s: %v\n%s", addr, err, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return blob.Config{Endpoint: addr, AccessKey: user, SecretKey: pass, Bucket: "pressline"}
+}
+
+// MinIOBinary returns the path of the pinned MinIO server, building it with
+// `go install` into the cache folder the first time (about five minutes).
+// PRESSLINE_MINIO names a binary to use instead.
+func MinIOBinary() (string, error) {
+	if p := os.Getenv("PRESSLINE_MINIO"); p != "" {
+		return p, nil
+	}
+	dir, err := CacheDir()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "bin", "minio")
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		return "", err
+	}
+	// Test binaries of several packages run in parallel; one builds.
+	lock, err := os.OpenFile(filepath.Join(dir, "minio.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "install", MinIOModule)
+	cmd.Env = append(os.Environ(), "GOBIN="+filepath.Dir(bin))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go install %s: %v\n%s", MinIOModule, err, out)
+	}
+	return bin, nil
+}
+
+// CacheDir is where tools the tests need are kept between runs:
+// $PRESSLINE_CACHE, or pressline under the user's cache folder.
+func CacheDir() (string, error) {
+	if d := os.Getenv("PRESSLINE_CACHE"); d != "" {
+		return d, nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "pressline"), nil
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
