@@ -1,0 +1,258 @@
+// Package config holds the settings of a Pressline process. Every setting
+// is a command-line flag with a PRESSLINE_* environment variable behind it
+// (flag wins), has a default that works for `pressline dev`, and is checked
+// by Validate with an error that says which setting is wrong and how.
+package config
+
+import (
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of a Pressline process.
+type Config struct {
+	NATSURL string
+
+	S3Endpoint  string
+	S3AccessKey string
+	S3SecretKey string
+	S3Bucket    string
+	S3Region    string
+	S3Secure    bool
+
+	HTTPAddr string // ingest API
+	SiteAddr string // published site, served by `pressline dev`
+	OpsAddr  string // /metrics, /healthz, /readyz
+	SiteURL  string // public base URL of published pages
+	DataDir  string // `pressline dev`: where embedded servers keep data
+
+	NewsroomSpec string
+	Newsrooms    []Newsroom // parsed from NewsroomSpec by Validate
+
+	InlineLimit  int   // content above this goes by S3 key between stages
+	MaxBodyBytes int64 // largest article ingest accepts
+	Workers      int   // concurrent messages per stage
+	MaxAttempts  int   // deliveries before a dead letter
+	AckWait      time.Duration
+	Replicas     int  // stream replicas
+	SyncAlways   bool // `pressline dev`: fsync every JetStream write
+	TimeZone     string
+	LogFormat    string
+}
+
+// Newsroom is a sender of articles and the sites it publishes to. Only a
+// hash of its token is kept.
+type Newsroom struct {
+	Name      string
+	TokenHash [sha256.Size]byte
+	Sites     []string
+}
+
+// HashToken is how tokens are stored and compared.
+func HashToken(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
+
+// EnvName is the environment variable behind a flag.
+func EnvName(flagName string) string {
+	return "PRESSLINE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Register defines c's flags on fs, with defaults taken from the
+// environment where set. It returns the environment values that could not
+// be parsed.
+func (c *Config) Register(fs *flag.FlagSet) error {
+	b := binder{fs: fs}
+	b.str(&c.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
+	b.str(&c.S3Endpoint, "s3-endpoint", "127.0.0.1:9000", "S3 endpoint as host:port")
+	b.str(&c.S3AccessKey, "s3-access-key", "", "S3 access key (required)")
+	b.str(&c.S3SecretKey, "s3-secret-key", "", "S3 secret key (required)")
+	b.str(&c.S3Bucket, "s3-bucket", "pressline", "S3 bucket for originals and published output")
+	b.str(&c.S3Region, "s3-region", "us-east-1", "S3 region")
+	b.boolean(&c.S3Secure, "s3-secure", false, "use https for S3")
+	b.str(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "ingest API listen address")
+	b.str(&c.SiteAddr, "site-addr", "127.0.0.1:8081", "published site listen address (pressline dev)")
+	b.str(&c.OpsAddr, "ops-addr", "127.0.0.1:9464", "metrics and health listen address")
+	b.str(&c.SiteURL, "site-url", "http://127.0.0.1:8081", "public base URL of published pages")
+	b.str(&c.DataDir, "data-dir", "data", "where pressline dev keeps NATS and S3 data")
+	b.str(&c.NewsroomSpec, "newsrooms", "", "newsrooms as name:token:site[,site] separated by spaces")
+	b.integer(&c.InlineLimit, "inline-limit", 256<<10, "bytes of content carried inside an event; more goes by S3 key")
+	b.int64(&c.MaxBodyBytes, "max-body-bytes", 10<<20, "largest article body ingest accepts, in bytes")
+	b.integer(&c.Workers, "workers", runtime.GOMAXPROCS(0), "messages handled concurrently per stage")
+	b.integer(&c.MaxAttempts, "max-attempts", 5, "deliveries of a message before it becomes a dead letter")
+	b.duration(&c.AckWait, "ack-wait", 30*time.Second, "time a delivery may go unacknowledged before redelivery")
+	b.integer(&c.Replicas, "replicas", 1, "JetStream stream replicas (3 in a cluster)")
+	b.boolean(&c.SyncAlways, "sync-always", true, "pressline dev: fsync every JetStream write (an acknowledged article survives a power cut)")
+	b.str(&c.TimeZone, "timezone", "Asia/Ho_Chi_Minh", "newsroom time zone for times written without one")
+	b.str(&c.LogFormat, "log-format", "json", "log format: json or text")
+	return errors.Join(b.errs...)
+}
+
+// Validate checks every setting and parses the newsrooms. needS3Creds is
+// false for `pressline dev`, which makes its own credentials.
+func (c *Config) Validate(needS3Creds bool) error {
+	var errs []error
+	bad := func(flagName, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s (%s): %s", flagName, EnvName(flagName), fmt.Sprintf(format, args...)))
+	}
+	for _, u := range strings.Split(c.NATSURL, ",") {
+		if pu, err := url.Parse(strings.TrimSpace(u)); err != nil || pu.Host == "" {
+			bad("nats-url", "%q is not a URL like nats://host:4222", u)
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.S3Endpoint); err != nil {
+		bad("s3-endpoint", "%q is not host:port (no scheme; use --s3-secure for https)", c.S3Endpoint)
+	}
+	if needS3Creds && c.S3AccessKey == "" {
+		bad("s3-access-key", "required: the access key of the S3 (MinIO) user")
+	}
+	if needS3Creds && c.S3SecretKey == "" {
+		bad("s3-secret-key", "required: the secret key of the S3 (MinIO) user")
+	}
+	if len(c.S3Bucket) < 3 || len(c.S3Bucket) > 63 || strings.ToLower(c.S3Bucket) != c.S3Bucket {
+		bad("s3-bucket", "%q is not a valid bucket name (3-63 lower-case letters, digits, dots, hyphens)", c.S3Bucket)
+	}
+	for name, addr := range map[string]string{"http-addr": c.HTTPAddr, "site-addr": c.SiteAddr, "ops-addr": c.OpsAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(name, "%q is not host:port", addr)
+		}
+	}
+	if u, err := url.Parse(c.SiteURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("site-url", "%q is not an http(s) URL", c.SiteURL)
+	}
+	if c.InlineLimit < 0 || c.InlineLimit > 512<<10 {
+		bad("inline-limit", "%d is outside 0..524288 (NATS messages are limited to 1 MiB)", c.InlineLimit)
+	}
+	if c.MaxBodyBytes < 1 {
+		bad("max-body-bytes", "%d must be positive", c.MaxBodyBytes)
+	}
+	if c.Workers < 1 || c.Workers > 1024 {
+		bad("workers", "%d is outside 1..1024", c.Workers)
+	}
+	if c.MaxAttempts < 1 || c.MaxAttempts > 100 {
+		bad("max-attempts", "%d is outside 1..100", c.MaxAttempts)
+	}
+	if c.AckWait < time.Second {
+		bad("ack-wait", "%v is shorter than 1s", c.AckWait)
+	}
+	if c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5 {
+		bad("replicas", "%d must be 1, 3 or 5", c.Replicas)
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil {
+		bad("timezone", "%q is not an IANA zone like Asia/Ho_Chi_Minh", c.TimeZone)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		bad("log-format", "%q must be json or text", c.LogFormat)
+	}
+	newsrooms, err := ParseNewsrooms(c.NewsroomSpec)
+	if err != nil {
+		bad("newsrooms", "%v", err)
+	}
+	c.Newsrooms = newsrooms
+	return errors.Join(errs...)
+}
+
+// ParseNewsrooms reads "name:token:site[,site] ..." entries.
+func ParseNewsrooms(spec string) ([]Newsroom, error) {
+	var out []Newsroom
+	seen := map[string]bool{}
+	for _, entry := range strings.Fields(spec) {
+		parts := strings.Split(entry, ":")
+		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+			return nil, fmt.Errorf("entry %q is not name:token:site[,site]", redact(entry))
+		}
+		if seen[parts[0]] {
+			return nil, fmt.Errorf("newsroom %q is listed twice", parts[0])
+		}
+		seen[parts[0]] = true
+		if len(parts[1]) < 16 {
+			return nil, fmt.Errorf("newsroom %q: token shorter than 16 characters", parts[0])
+		}
+		out = append(out, Newsroom{Name: parts[0], TokenHash: HashToken(parts[1]), Sites: strings.Split(parts[2], ",")})
+	}
+	return out, nil
+}
+
+func redact(entry string) string {
+	if i := strings.Index(entry, ":"); i >= 0 {
+		if j := strings.Index(entry[i+1:], ":"); j >= 0 {
+			return entry[:i+1] + "***" + entry[i+1+j:]
+		}
+	}
+	return entry
+}
+
+type binder struct {
+	fs   *flag.FlagSet
+	errs []error
+}
+
+func (b *binder) env(name string) (string, bool) {
+	return os.LookupEnv(EnvName(name))
+}
+
+func (b *binder) usage(name, usage string) string {
+	return usage + " [$" + EnvName(name) + "]"
+}
+
+func (b *binder) str(p *string, name, def, usage string) {
+	if v, ok := b.env(name); ok {
+		def = v
+	}
+	b.fs.StringVar(p, name, def, b.usage(name, usage))
+}
+
+func (b *binder) boolean(p *bool, name string, def bool, usage string) {
+	if v, ok := b.env(name); ok {
+		parsed, err := strconv.ParseBool(v)
+		if err != nil {
+			b.errs = append(b.errs, fmt.Errorf("%s=%q: want true or false", EnvName(name), v))
+		} else {
+			def = parsed
+		}
+	}
+	b.fs.BoolVar(p, name, def, b.usage(name, usage))
+}
+
+func (b *binder) integer(p *int, name string, def int, usage string) {
+	if v, ok := b.env(name); ok {
+		parsed, err := strconv.Atoi(v)
+		if err != nil {
+			b.errs = append(b.errs, fmt.Errorf("%s=%q: want a whole number", EnvName(name), v))
+		} else {
+			def = parsed
+		}
+	}
+	b.fs.IntVar(p, name, def, b.usage(name, usage))
+}
+
+func (b *binder) int64(p *int64, name string, def int64, usage string) {
+	if v, ok := b.env(name); ok {
+		parsed, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			b.errs = append(b.errs, fmt.Errorf("%s=%q: want a whole number", EnvName(name), v))
+		} else {
+			def = parsed
+		}
+	}
+	b.fs.Int64Var(p, name, def, b.usage(name, usage))
+}
+
+func (b *binder) duration(p *time.Duration, name string, def time.Duration, usage string) {
+	if v, ok := b.env(name); ok {
+		parsed, err := time.ParseDuration(v)
+		if err != nil {
+			b.errs = append(b.errs, fmt.Errorf("%s=%q: want a duration like 30s", EnvName(name), v))
+		} else {
+			def = parsed
+		}
+	}
+	b.fs.DurationVar(p, name, def, b.usage(name, usage))
+}

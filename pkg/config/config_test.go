@@ -1,0 +1,85 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+)
+
+func parse(t *testing.T, env map[string]string, args ...string) (*Config, error) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	var c Config
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := c.Register(fs); err != nil {
+		return nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return &c, c.Validate(true)
+}
+
+func TestValidate(t *testing.T) {
+	creds := []string{"--s3-access-key=a", "--s3-secret-key=b"}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr []string // every one must appear
+	}{
+		{"defaults with credentials", nil, creds, nil},
+		{"credentials from env", map[string]string{"PRESSLINE_S3_ACCESS_KEY": "a", "PRESSLINE_S3_SECRET_KEY": "b"}, nil, nil},
+		{"missing credentials", nil, nil, []string{"--s3-access-key (PRESSLINE_S3_ACCESS_KEY): required", "--s3-secret-key"}},
+		{"bad env number", map[string]string{"PRESSLINE_WORKERS": "many"}, creds, []string{`PRESSLINE_WORKERS="many": want a whole number`}},
+		{"endpoint with scheme", nil, append([]string{"--s3-endpoint=http://minio:9000"}, creds...), []string{"--s3-endpoint"}},
+		{"bad zone", nil, append([]string{"--timezone=Mars/Olympus"}, creds...), []string{"--timezone", "IANA"}},
+		{"inline limit over NATS max", nil, append([]string{"--inline-limit=2000000"}, creds...), []string{"--inline-limit", "1 MiB"}},
+		{"bad newsroom", nil, append([]string{"--newsrooms=onlyname"}, creds...), []string{"--newsrooms", "name:token:site"}},
+		{"short token", nil, append([]string{"--newsrooms=a:short:site"}, creds...), []string{"shorter than 16"}},
+		{"flag beats env", map[string]string{"PRESSLINE_REPLICAS": "2"}, append([]string{"--replicas=3"}, creds...), nil},
+		{"bad replicas", map[string]string{"PRESSLINE_REPLICAS": "2"}, creds, []string{"--replicas", "must be 1, 3 or 5"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse(t, tt.env, tt.args...)
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.wantErr)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestNewsrooms(t *testing.T) {
+	c, err := parse(t, nil, "--s3-access-key=a", "--s3-secret-key=b", "--newsrooms=quocoai:0123456789abcdef0123:hanoi,quocoai vnx:fedcba98765432100000:vnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Newsrooms) != 2 || c.Newsrooms[0].Name != "quocoai" || len(c.Newsrooms[0].Sites) != 2 || c.Newsrooms[1].Sites[0] != "vnx" {
+		t.Fatalf("newsrooms = %+v", c.Newsrooms)
+	}
+	if c.Newsrooms[0].TokenHash != HashToken("0123456789abcdef0123") {
+		t.Error("token hash does not match")
+	}
+	if _, err := ParseNewsrooms("a:0123456789abcdef0:x a:0123456789abcdef1:y"); err == nil {
+		t.Error("duplicate newsroom accepted")
+	}
+	if _, err := ParseNewsrooms("a::x"); err == nil || strings.Contains(err.Error(), "0123") {
+		t.Errorf("empty token: %v", err)
+	}
+}

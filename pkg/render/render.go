@@ -1,0 +1,161 @@
+// Package render turns a cleaned article into what readers and downstream
+// systems get: an IPTC ninjs 3.0 document and an HTML page. Every string
+// from the article is escaped by html/template or encoding/json; nothing a
+// newsroom sends reaches a page as markup.
+package render
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"strings"
+	"time"
+
+	pb "github.com/pressline/pressline/proto/pressline/v1"
+)
+
+// Meta is what the pipeline knows of an article beyond its content.
+type Meta struct {
+	ID        string
+	Version   uint32
+	Site      string
+	URL       string // canonical public URL of the page
+	Received  time.Time
+	Published time.Time // when this version went out
+}
+
+// Ninjs is the subset of IPTC ninjs 3.0 that Pressline fills.
+type Ninjs struct {
+	URI            string        `json:"uri"`
+	Type           string        `json:"type"`
+	Version        string        `json:"version"`
+	FirstCreated   string        `json:"firstcreated,omitempty"`
+	VersionCreated string        `json:"versioncreated"`
+	PubStatus      string        `json:"pubstatus"`
+	Language       string        `json:"language,omitempty"`
+	Headlines      []NinjsText   `json:"headlines"`
+	Descriptions   []NinjsText   `json:"descriptions,omitempty"`
+	Bodies         []NinjsBody   `json:"bodies,omitempty"`
+	By             string        `json:"by,omitempty"`
+	Located        string        `json:"located,omitempty"`
+	Slugline       string        `json:"slugline,omitempty"`
+	Infosources    []NinjsSource `json:"infosources,omitempty"`
+	ProfileURI     string        `json:"$schema,omitempty"`
+}
+
+// NinjsText is a headline or description.
+type NinjsText struct {
+	Role  string `json:"role"`
+	Value string `json:"value"`
+}
+
+// NinjsBody is a body in one content type.
+type NinjsBody struct {
+	Role        string `json:"role"`
+	ContentType string `json:"contenttype"`
+	Value       string `json:"value"`
+}
+
+// NinjsSource names where the content came from.
+type NinjsSource struct {
+	Name string `json:"name"`
+}
+
+// NinjsDoc renders the ninjs 3.0 JSON document of an article.
+func NinjsDoc(a *pb.Article, m Meta) ([]byte, error) {
+	doc := Ninjs{
+		ProfileURI:     "http://www.iptc.org/std/ninjs/ninjs-schema_3.0.json",
+		URI:            m.URL,
+		Type:           "text",
+		Version:        fmt.Sprint(m.Version),
+		VersionCreated: m.Published.UTC().Format(time.RFC3339),
+		PubStatus:      "usable",
+		Language:       a.GetLanguage(),
+		Headlines:      []NinjsText{{Role: "main", Value: a.GetTitle()}},
+		Located:        a.GetKicker(),
+		By:             byline(a),
+		Bodies:         []NinjsBody{{Role: "main", ContentType: "text/html", Value: bodyHTML(a)}},
+	}
+	if a.GetPublishedAt() != "" {
+		doc.FirstCreated = a.GetPublishedAt()
+	}
+	if a.GetLead() != "" {
+		doc.Descriptions = []NinjsText{{Role: "summary", Value: a.GetLead()}}
+	}
+	if a.GetSource() != "" {
+		doc.Infosources = []NinjsSource{{Name: a.GetSource()}}
+	}
+	out, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("render ninjs %s: %w", m.ID, err)
+	}
+	return append(out, '\n'), nil
+}
+
+func byline(a *pb.Article) string {
+	var names []string
+	for _, b := range a.GetByline() {
+		if b.GetRole() != "" {
+			names = append(names, b.GetName()+" ("+b.GetRole()+")")
+		} else {
+			names = append(names, b.GetName())
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+//go:embed templates/*.html
+var templates embed.FS
+
+// Renderer renders HTML pages; build it once, it is safe for concurrent use.
+type Renderer struct {
+	page *template.Template
+}
+
+// New parses the page templates.
+func New() (*Renderer, error) {
+	t, err := template.ParseFS(templates, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("render: templates: %w", err)
+	}
+	return &Renderer{page: t}, nil
+}
+
+type pageData struct {
+	A      *pb.Article
+	M      Meta
+	Byline string
+}
+
+// Page renders the article's HTML page.
+func (r *Renderer) Page(a *pb.Article, m Meta) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := r.page.ExecuteTemplate(&buf, "article.html", pageData{A: a, M: m, Byline: byline(a)}); err != nil {
+		return nil, fmt.Errorf("render page %s: %w", m.ID, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// bodyHTML is the body as an HTML fragment, for ninjs's text/html body.
+func bodyHTML(a *pb.Article) string {
+	var b strings.Builder
+	for _, blk := range a.GetBlocks() {
+		switch k := blk.GetKind().(type) {
+		case *pb.Block_Paragraph:
+			b.WriteString("<p>" + template.HTMLEscapeString(k.Paragraph.GetText()) + "</p>\n")
+		case *pb.Block_Heading:
+			b.WriteString("<h2>" + template.HTMLEscapeString(k.Heading.GetText()) + "</h2>\n")
+		case *pb.Block_Quote:
+			b.WriteString("<blockquote>" + template.HTMLEscapeString(k.Quote.GetText()) + "</blockquote>\n")
+		case *pb.Block_Image:
+			b.WriteString("<figure><figcaption>" + template.HTMLEscapeString(k.Image.GetCaption()))
+			if c := k.Image.GetCredit(); c != "" {
+				b.WriteString(" <span class=\"credit\">" + template.HTMLEscapeString(c) + "</span>")
+			}
+			b.WriteString("</figcaption></figure>\n")
+		}
+	}
+	return b.String()
+}

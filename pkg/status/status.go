@@ -1,0 +1,160 @@
+// Package status keeps each article's progress through the pipeline in a
+// JetStream key-value bucket: the state it reached, every step with its
+// time, warnings and failure reasons. Stages write it; ingest's status API
+// and `pressline status` read it.
+package status
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/pressline/pressline/proto/pressline/v1"
+)
+
+// Bucket is the key-value bucket's name.
+const Bucket = "pressline_status"
+
+// States an article moves through, in order, and the one it may fall into.
+const (
+	Received   = "received"
+	Cleaned    = "cleaned"
+	MediaReady = "media_ready"
+	Published  = "published"
+	Failed     = "failed"
+)
+
+var rank = map[string]int{Received: 1, Cleaned: 2, MediaReady: 3, Published: 4}
+
+// ErrNotFound means no article has that id.
+var ErrNotFound = errors.New("no such article")
+
+// Store reads and writes status records.
+type Store struct {
+	kv  jetstream.KeyValue
+	now func() time.Time
+}
+
+// Open creates the bucket if needed and returns a store on it.
+func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Store, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      Bucket,
+		Description: "Pressline article status, by article id.",
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("status: bucket %s: %w", Bucket, err)
+	}
+	return &Store{kv: kv, now: time.Now}, nil
+}
+
+// Get returns the status of article id.
+func (s *Store) Get(ctx context.Context, id string) (*pb.ArticleStatus, error) {
+	st, _, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return nil, fmt.Errorf("status %s: %w", id, ErrNotFound)
+	}
+	return st, nil
+}
+
+func (s *Store) get(ctx context.Context, id string) (*pb.ArticleStatus, uint64, error) {
+	e, err := s.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("status %s: %w", id, err)
+	}
+	st := &pb.ArticleStatus{}
+	if err := proto.Unmarshal(e.Value(), st); err != nil {
+		return nil, 0, fmt.Errorf("status %s: %w", id, err)
+	}
+	return st, e.Revision(), nil
+}
+
+// Step describes what a stage did with one version of an article.
+type Step struct {
+	Stage    string // ingest, clean, imageproc, publish
+	State    string // one of the states above
+	Detail   string
+	Warnings []*pb.Warning
+	URLs     []string
+}
+
+// Record appends step to the article's history and moves its state on.
+// Redelivered or late messages never move an article back: a step for an
+// older version, or for an earlier state of the same version, is kept in
+// the history only. Concurrent writers are serialised by the bucket's
+// revision check.
+func (s *Store) Record(ctx context.Context, ref *pb.ArticleRef, step Step) error {
+	for attempt := 0; ; attempt++ {
+		st, rev, err := s.get(ctx, ref.GetId())
+		if err != nil {
+			return err
+		}
+		if st == nil {
+			st = &pb.ArticleStatus{Article: ref}
+		}
+		apply(st, ref, step, s.now())
+		data, err := proto.Marshal(st)
+		if err != nil {
+			return fmt.Errorf("status %s: %w", ref.GetId(), err)
+		}
+		if rev == 0 {
+			_, err = s.kv.Create(ctx, ref.GetId(), data)
+		} else {
+			_, err = s.kv.Update(ctx, ref.GetId(), data, rev)
+		}
+		if err == nil {
+			return nil
+		}
+		if attempt < 10 && (errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err)) {
+			continue // someone wrote in between; read again
+		}
+		return fmt.Errorf("status %s: %w", ref.GetId(), err)
+	}
+}
+
+func isWrongSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+func apply(st *pb.ArticleStatus, ref *pb.ArticleRef, step Step, now time.Time) {
+	at := timestamppb.New(now)
+	st.History = append(st.History, &pb.StageRecord{
+		Stage: step.Stage, State: step.State, Version: ref.GetVersion(), At: at, Detail: step.Detail,
+	})
+	st.UpdatedAt = at
+	current := st.GetArticle().GetVersion()
+	switch {
+	case ref.GetVersion() > current:
+		st.Article = ref
+		st.State, st.Warnings, st.Urls, st.Error = "", nil, nil, ""
+	case ref.GetVersion() < current:
+		return
+	}
+	if step.State == Failed {
+		st.State, st.Error = Failed, step.Detail
+	} else if st.State == "" || rank[step.State] > rank[st.State] {
+		st.State = step.State
+		st.Error = ""
+	} else {
+		return
+	}
+	if len(step.Warnings) > 0 {
+		st.Warnings = step.Warnings
+	}
+	if len(step.URLs) > 0 {
+		st.Urls = step.URLs
+	}
+}
