@@ -11,7 +11,9 @@ import (
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
-func para(s string) *pb.Block { return &pb.Block{Kind: &pb.Block_Paragraph{Paragraph: &pb.Paragraph{Text: s}}} }
+func para(s string) *pb.Block {
+	return &pb.Block{Kind: &pb.Block_Paragraph{Paragraph: &pb.Paragraph{Text: s}}}
+}
 
 func TestClean(t *testing.T) {
 	hcm, err := time.LoadLocation("Asia/Ho_Chi_Minh")

@@ -5,7 +5,10 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -51,4 +54,26 @@ func Handler(g prometheus.Gatherer, checks map[string]Check) http.Handler {
 		fmt.Fprint(w, b.String())
 	})
 	return mux
+}
+
+// Serve serves h on l until ctx is cancelled, then stops taking requests
+// and gives those in progress up to 15 seconds to finish.
+func Serve(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("http shutdown", "addr", l.Addr().String(), "err", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -30,7 +31,8 @@ type Config struct {
 	// Dir holds the buckets, one directory each. Created if missing.
 	Dir string
 	// MetaDir holds object metadata (ETags, content types) in side-car files;
-	// it must lie outside Dir. Side-car files work on every filesystem, where
+	// it must lie outside Dir, and versitygw compares the two as strings,
+	// so Dir must not even be a prefix of it ("data/s3meta" is refused). Side-car files work on every filesystem, where
 	// the alternative, extended attributes, does not (tmpfs, some overlays).
 	MetaDir string
 	// Addr is the loopback listen address; empty picks a free port.
@@ -64,6 +66,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// The backend chdirs into Dir, so a relative path would silently
 		// change meaning for the rest of the process.
 		return nil, fmt.Errorf("s3embed: Dir %q and MetaDir %q must be absolute", cfg.Dir, cfg.MetaDir)
+	}
+	if strings.HasPrefix(cfg.MetaDir, cfg.Dir) {
+		return nil, fmt.Errorf("s3embed: MetaDir %q must not start with Dir %q", cfg.MetaDir, cfg.Dir)
 	}
 	if !running.CompareAndSwap(false, true) {
 		return nil, errors.New("s3embed: a server is already running in this process (versitygw allows one)")

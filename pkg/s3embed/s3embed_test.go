@@ -42,9 +42,14 @@ func TestContract(t *testing.T) {
 	})
 }
 
-func TestRelativeDirRefused(t *testing.T) {
-	_, err := Start(context.Background(), Config{Dir: "data/s3", MetaDir: "/tmp/m", AccessKey: "a", SecretKey: "b"})
-	if err == nil {
-		t.Fatal("relative Dir accepted")
+func TestBadDirsRefused(t *testing.T) {
+	for _, cfg := range []Config{
+		{Dir: "data/s3", MetaDir: "/tmp/m"},
+		{Dir: "/tmp/x/s3", MetaDir: "/tmp/x/s3meta"},
+	} {
+		cfg.AccessKey, cfg.SecretKey = "a", "b"
+		if _, err := Start(context.Background(), cfg); err == nil {
+			t.Errorf("Start(%+v) accepted", cfg)
+		}
 	}
 }

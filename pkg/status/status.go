@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/pressline/pressline/pkg/bus"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
@@ -156,5 +157,19 @@ func apply(st *pb.ArticleStatus, ref *pb.ArticleRef, step Step, now time.Time) {
 	}
 	if len(step.URLs) > 0 {
 		st.Urls = step.URLs
+	}
+}
+
+// MarkFailed returns a bus give-up hook that records the article as failed
+// at stage, so its status shows why it stopped.
+func (s *Store) MarkFailed(stage string) func(ctx context.Context, m *bus.Msg, err error) {
+	return func(ctx context.Context, m *bus.Msg, err error) {
+		if m.ArticleID == "" {
+			return
+		}
+		ref := &pb.ArticleRef{Id: m.ArticleID, Version: m.Version}
+		if rerr := s.Record(ctx, ref, Step{Stage: stage, State: Failed, Detail: err.Error()}); rerr != nil {
+			m.Log.Error("failure not recorded in status", "err", rerr)
+		}
 	}
 }

@@ -1,0 +1,45 @@
+# Pressline's two commands: `make dev` runs the whole pipeline on embedded
+# servers, `make test` runs every test. Tools the tests need are installed
+# into $(CACHE) (outside the repository) the first time.
+CACHE ?= $(or $(PRESSLINE_CACHE),$(HOME)/.cache/pressline)
+BIN := $(CACHE)/bin
+export PATH := $(BIN):$(PATH)
+export PRESSLINE_CACHE := $(CACHE)
+
+MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
+BUF_VERSION := v1.75.0
+PROTOC_GEN_GO_VERSION := v1.36.12
+
+.PHONY: dev build test check proto proto-check tools
+dev:
+	go run ./cmd/pressline dev
+
+build:
+	go build -o bin/pressline ./cmd/pressline
+
+test: tools
+	go test -race -count=1 -timeout 20m ./...
+
+# Static checks CI runs besides the tests.
+check: tools proto-check
+	go vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt wants to change:"; echo "$$out"; exit 1; fi
+
+proto: tools
+	buf lint
+	buf generate
+
+# Fails when the committed generated code differs from what the schemas give.
+proto-check: proto
+	@if [ -n "$$(git status --porcelain -- proto)" ]; then echo "generated code in proto/ is stale: run make proto and commit"; git status --porcelain -- proto; exit 1; fi
+
+tools: $(BIN)/minio $(BIN)/buf $(BIN)/protoc-gen-go
+
+$(BIN)/minio:
+	GOBIN=$(BIN) go install github.com/minio/minio@$(MINIO_VERSION)
+
+$(BIN)/buf:
+	GOBIN=$(BIN) go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+
+$(BIN)/protoc-gen-go:
+	GOBIN=$(BIN) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDevCommand runs the README's two commands as a person would: it
+// builds pressline, starts `pressline dev` on embedded NATS and S3, submits
+// the sample with `pressline submit --wait`, reads the published page from
+// the printed site, and stops the pipeline with SIGTERM.
+func TestDevCommand(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "pressline")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	sample, err := filepath.Abs("../../../shared/samples/quoc-oai.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, site, ops, s3 := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	env := append(os.Environ(),
+		"PRESSLINE_DATA_DIR="+filepath.Join(dir, "data"),
+		"PRESSLINE_HTTP_ADDR="+api, "PRESSLINE_SITE_ADDR="+site, "PRESSLINE_OPS_ADDR="+ops,
+		"PRESSLINE_SITE_URL=http://"+site, "PRESSLINE_S3_ENDPOINT="+s3,
+		"PRESSLINE_NATS_URL=nats://"+freeAddr(t),
+		"PRESSLINE_SERVER=http://"+api)
+
+	dev := exec.Command(bin, "dev")
+	dev.Env = env
+	dev.Dir = dir
+	stdout, _ := dev.StdoutPipe()
+	var stderr bytes.Buffer
+	dev.Stderr = &stderr
+	dev.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	banner := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			b.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "try: pressline submit") {
+				banner <- b.String()
+			}
+		}
+		exited <- dev.Wait()
+	}()
+	select {
+	case out := <-banner:
+		if !strings.Contains(out, "published site http://"+site+"/dev/") || !strings.Contains(out, `newsroom "dev" token: dev_`) {
+			t.Errorf("banner:\n%s", out)
+		}
+	case err := <-exited:
+		t.Fatalf("pressline dev exited: %v\n%s", err, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("pressline dev did not start\n%s", stderr.String())
+	}
+
+	submit := exec.Command(bin, "submit", "--wait", sample)
+	submit.Env = env
+	submit.Dir = dir // the token is found in ./data, where dev put it
+	out, err := submit.CombinedOutput()
+	if err != nil {
+		t.Fatalf("submit: %v\n%s\n%s", err, out, stderr.String())
+	}
+	var pageURL string
+	for _, l := range strings.Split(string(out), "\n") {
+		if u, ok := strings.CutPrefix(l, "published: "); ok {
+			pageURL = u
+		}
+	}
+	if pageURL == "" || !strings.Contains(string(out), "publish   published") {
+		t.Fatalf("submit output:\n%s", out)
+	}
+	for _, u := range []string{pageURL, "http://" + site + "/dev/"} {
+		body := get(t, u)
+		if !strings.Contains(body, "Xây dựng tổ chức Đảng trong sạch, vững mạnh") {
+			t.Errorf("%s lacks the title:\n%.300s", u, body)
+		}
+	}
+	if !strings.Contains(get(t, "http://"+ops+"/metrics"), `pressline_stage_messages_total{outcome="ok",stage="publish"} 1`) {
+		t.Error("metrics do not count the publication")
+	}
+
+	_ = dev.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("pressline dev did not stop cleanly: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("pressline dev did not stop within 20s of SIGTERM")
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(b)
+}

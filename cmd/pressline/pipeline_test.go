@@ -1,0 +1,371 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pressline/pressline/pkg/blob"
+	"github.com/pressline/pressline/pkg/bus"
+	"github.com/pressline/pressline/pkg/config"
+	"github.com/pressline/pressline/pkg/testenv"
+	pb "github.com/pressline/pressline/proto/pressline/v1"
+)
+
+const testToken = "test-token-0123456789"
+
+// env is one NATS server and one MinIO server; pipelines start and stop
+// on it, as processes would on real infrastructure.
+type env struct {
+	cfg *config.Config
+	js  jetstream.JetStream
+	s3  *blob.Store
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	srv, nc := testenv.NATS(t)
+	s3cfg := testenv.MinIO(t)
+	var cfg config.Config
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	if err := cfg.Register(fs); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Parse([]string{
+		"--nats-url=" + srv.ClientURL(), "--s3-endpoint=" + s3cfg.Endpoint,
+		"--s3-access-key=" + s3cfg.AccessKey, "--s3-secret-key=" + s3cfg.SecretKey,
+		"--http-addr=" + freeAddr(t), "--newsrooms=quocoai:" + testToken + ":front,regional",
+		"--site-url=http://news.test", "--workers=2", "--inline-limit=4096",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(true); err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3, err := blob.New(context.Background(), s3cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{cfg: &cfg, js: js, s3: s3}
+}
+
+// pipeline is the four services running as `pressline run` runs them.
+type pipeline struct {
+	d      *deps
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (e *env) start(t *testing.T) *pipeline {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d, err := connect(ctx, e.cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runners, err := d.build(allServices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pipeline{d: d, cancel: cancel, done: make(chan error, 1)}
+	go func() { p.done <- runAll(ctx, log, runners) }()
+	t.Cleanup(func() { p.stop(t) })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", e.cfg.HTTPAddr)
+		if err == nil {
+			c.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ingest not listening: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stop shuts the pipeline down as SIGTERM does.
+func (p *pipeline) stop(t *testing.T) {
+	if p.cancel == nil {
+		return
+	}
+	p.cancel()
+	p.cancel = nil
+	if err := <-p.done; err != nil {
+		t.Errorf("pipeline: %v", err)
+	}
+	p.d.close()
+}
+
+func (e *env) submit(t *testing.T, body []byte) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+e.cfg.HTTPAddr+"/v1/articles", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var acc struct {
+		ID        string `json:"id"`
+		Version   int    `json:"version"`
+		StatusURL string `json:"status_url"`
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("submit: %s %s", resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&acc); err != nil || acc.ID == "" || acc.Version != 1 || acc.StatusURL != "/v1/articles/"+acc.ID {
+		t.Fatalf("202 body = %+v, %v", acc, err)
+	}
+	return acc.ID
+}
+
+// published reads every publication event so far, by article id.
+func (e *env) published(t *testing.T) map[string][]*pb.ArticlePublished {
+	t.Helper()
+	ctx := context.Background()
+	c, err := e.js.OrderedConsumer(ctx, bus.StreamSites, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]*pb.ArticlePublished{}
+	for {
+		msgs, err := c.FetchNoWait(500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range msgs.Messages() {
+			n++
+			ev := &pb.ArticlePublished{}
+			if err := proto.Unmarshal(m.Data(), ev); err != nil {
+				t.Fatal(err)
+			}
+			if m.Subject() != bus.SiteSubject(ev.Site, "published") {
+				t.Errorf("event for site %s on subject %s", ev.Site, m.Subject())
+			}
+			out[ev.GetArticle().GetId()] = append(out[ev.GetArticle().GetId()], ev)
+		}
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func getJSON(t *testing.T, url string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+// TestSamplePublishes is the README's walk-through as a test: the sample
+// article goes in through the HTTP API and comes out as a ninjs document
+// and an HTML page in S3, a published event per site, and a status record.
+func TestSamplePublishes(t *testing.T) {
+	e := newEnv(t)
+	p := e.start(t)
+	sample, err := os.ReadFile("../../../shared/samples/quoc-oai.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.submit(t, sample)
+	waitFor(t, "published events on both sites", 10*time.Second, func() bool { return len(e.published(t)[id]) == 2 })
+
+	ctx := context.Background()
+	const title = "Xây dựng tổ chức Đảng trong sạch, vững mạnh"
+	for _, ev := range e.published(t)[id] {
+		if ev.Kind != pb.PublicationKind_PUBLICATION_KIND_PUBLISHED || ev.Title != title || ev.Url != "http://news.test/"+ev.Site+"/articles/"+id+"/" {
+			t.Errorf("event = %v", ev)
+		}
+		raw, err := e.s3.Get(ctx, ev.NinjsKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			URI       string `json:"uri"`
+			Located   string `json:"located"`
+			Headlines []struct{ Value string }
+			First     string `json:"firstcreated"`
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc.Headlines[0].Value != title || doc.Located != "Quốc Oai" || doc.First != "2018-01-23T13:03:00+07:00" || doc.URI != ev.Url {
+			t.Errorf("ninjs = %+v", doc)
+		}
+		page, err := e.s3.Get(ctx, ev.HtmlKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(page, []byte("<h1>"+title+"</h1>")) {
+			t.Errorf("page lacks the title:\n%.400s", page)
+		}
+	}
+	original, err := e.s3.Get(ctx, "originals/"+id+"/v1")
+	if err != nil || !bytes.Equal(original, sample) {
+		t.Errorf("original not stored untouched: %v", err)
+	}
+
+	var st struct {
+		State   string   `json:"state"`
+		URLs    []string `json:"urls"`
+		History []struct{ Stage, State string }
+		Article struct{ Newsroom string }
+	}
+	if code := getJSON(t, "http://"+e.cfg.HTTPAddr+"/v1/articles/"+id, &st); code != 200 {
+		t.Fatalf("status: %d", code)
+	}
+	var steps []string
+	for _, h := range st.History {
+		steps = append(steps, h.Stage+":"+h.State)
+	}
+	if st.State != "published" || len(st.URLs) != 2 || st.Article.Newsroom != "quocoai" ||
+		strings.Join(steps, " ") != "ingest:received clean:cleaned imageproc:media_ready publish:published" {
+		t.Errorf("status = %+v", st)
+	}
+	if code := getJSON(t, "http://"+e.cfg.HTTPAddr+"/v1/articles/NOPE", nil); code != 404 {
+		t.Errorf("unknown id: %d, want 404", code)
+	}
+
+	problems, err := testutil.GatherAndLint(p.d.reg)
+	if err != nil || len(problems) > 0 {
+		t.Errorf("metrics lint: %v %v", problems, err)
+	}
+	if n := testutil.CollectAndCount(p.d.reg, "pressline_pipeline_ingest_to_published_seconds"); n != 1 {
+		t.Errorf("ingest-to-published histogram missing")
+	}
+}
+
+// TestRestartLosesNothing stops the whole pipeline, as SIGTERM would,
+// while articles are in flight, starts it again, and checks that every
+// accepted article is published exactly once per site.
+func TestRestartLosesNothing(t *testing.T) {
+	e := newEnv(t)
+	p := e.start(t)
+	const n = 40
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ids[i] = e.submit(t, fmt.Appendf(nil, "Tin số %d\n\nĐoạn mở đầu của tin %d.\n\nThân bài.\n", i, i))
+		})
+		if i == n/2 {
+			wg.Wait()
+			p.stop(t) // mid-stream: half accepted, some in flight
+			p = e.start(t)
+		}
+	}
+	wg.Wait()
+	waitFor(t, "every article published", 20*time.Second, func() bool {
+		pub := e.published(t)
+		for _, id := range ids {
+			if len(pub[id]) < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(300 * time.Millisecond) // let any duplicate arrive
+	for _, id := range ids {
+		if got := len(e.published(t)[id]); got != 2 {
+			t.Errorf("article %s published %d times, want once per site (2)", id, got)
+		}
+	}
+}
+
+// TestPoisonArticle sends an event whose original is missing: clean gives
+// up at once, the article shows as failed with the reason, the dead letter
+// is listed, and once the cause is fixed a replay publishes it.
+func TestPoisonArticle(t *testing.T) {
+	e := newEnv(t)
+	p := e.start(t)
+	ctx := context.Background()
+	ref := &pb.ArticleRef{Id: "01POISON", Version: 1, Newsroom: "quocoai", Sites: []string{"front"}}
+	ev := &pb.ArticleReceived{Article: ref, OriginalKey: "originals/01POISON/v1",
+		Original: &pb.Payload{Location: &pb.Payload_BlobKey{BlobKey: "originals/01POISON/v1"}}}
+	if err := p.d.bus.Publish(ctx, bus.SubjectReceived, bus.MsgID(ref, "received"), ref, ev); err != nil {
+		t.Fatal(err)
+	}
+	var dls []bus.DeadLetterRecord
+	waitFor(t, "dead letter", 10*time.Second, func() bool {
+		dls = dls[:0]
+		for rec, err := range p.d.bus.DeadLetters(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			dls = append(dls, rec)
+		}
+		return len(dls) == 1
+	})
+	if dl := dls[0]; dl.Stage != "clean" || !dl.Permanent || dl.Attempts != 1 || !strings.Contains(dl.Error, "not found") {
+		t.Errorf("dead letter = %+v", dl.DeadLetter)
+	}
+	st, err := p.d.status.Get(ctx, "01POISON")
+	if err != nil || st.State != "failed" || !strings.Contains(st.Error, "not found") {
+		t.Fatalf("status = %v, %v", st, err)
+	}
+	var out bytes.Buffer
+	if err := listDeadLetters(ctx, p.d.bus, &out); err != nil || !strings.Contains(out.String(), "01POISON") {
+		t.Errorf("dlq list: %v\n%s", err, out.String())
+	}
+
+	if err := e.s3.Put(ctx, "originals/01POISON/v1", []byte("Sửa xong\n\nBài đã có bản gốc.\n"), "text/plain"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.d.bus.ReplayDeadLetter(ctx, dls[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "replayed article published", 10*time.Second, func() bool { return len(e.published(t)["01POISON"]) == 1 })
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/pressline/pressline/pkg/config"
+)
+
+// cmdRun runs the named services against external NATS and S3.
+func cmdRun(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var cfg config.Config
+	envErr := cfg.Register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: pressline run [flags] SERVICE...\nservices: %v\n\n", allServices)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if envErr != nil {
+		return envErr
+	}
+	if err := cfg.Validate(true); err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	names := fs.Args()
+	if len(names) == 0 {
+		return fmt.Errorf("name the services to run: %v", allServices)
+	}
+	for _, n := range names {
+		if !slices.Contains(allServices, n) {
+			return fmt.Errorf("unknown service %q; choose from %v", n, allServices)
+		}
+	}
+	log := newLogger(cfg.LogFormat)
+	d, err := connect(ctx, &cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	runners, err := d.build(names)
+	if err != nil {
+		return err
+	}
+	runners = append(runners, d.opsRunner(cfg.OpsAddr))
+	log.Info("running", "services", names, "pid", os.Getpid(), "ops", cfg.OpsAddr)
+	return runAll(ctx, log, runners)
+}

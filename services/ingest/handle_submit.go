@@ -1,0 +1,174 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/oklog/ulid/v2"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pressline/pressline/pkg/bus"
+	"github.com/pressline/pressline/pkg/config"
+	"github.com/pressline/pressline/pkg/status"
+	pb "github.com/pressline/pressline/proto/pressline/v1"
+)
+
+func (s *Service) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/articles", s.instrument("submit", s.handleSubmit))
+	mux.Handle("GET /v1/articles/{id}", s.instrument("status", s.handleStatus))
+	return mux
+}
+
+type recorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Service) instrument(route string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
+		h(rec, r)
+		s.metrics.requests.WithLabelValues(route, fmt.Sprint(rec.code)).Inc()
+		s.metrics.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}
+
+// authenticate finds the newsroom whose token the request carries.
+func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (*config.Newsroom, bool) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		writeProblem(w, problem{Status: http.StatusUnauthorized, Type: "unauthenticated", Field: "Authorization",
+			Detail: "send the newsroom's API token as 'Authorization: Bearer <token>'"})
+		return nil, false
+	}
+	h := config.HashToken(token)
+	for i := range s.cfg.Newsrooms {
+		if subtle.ConstantTimeCompare(h[:], s.cfg.Newsrooms[i].TokenHash[:]) == 1 {
+			return &s.cfg.Newsrooms[i], true
+		}
+	}
+	writeProblem(w, problem{Status: http.StatusUnauthorized, Type: "invalid-token", Field: "Authorization",
+		Detail: "the API token is not one of a configured newsroom; check it, or ask an operator for a new one"})
+	return nil, false
+}
+
+// accepted is the body of a 202.
+type accepted struct {
+	ID        string `json:"id"`
+	Version   uint32 `json:"version"`
+	StatusURL string `json:"status_url"`
+}
+
+func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
+	nr, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	mediaType, params, err := mime.ParseMediaType(ct)
+	if err != nil || mediaType != "text/plain" {
+		writeProblem(w, problem{Status: http.StatusUnsupportedMediaType, Type: "unsupported-media-type", Field: "Content-Type",
+			Detail: fmt.Sprintf("Content-Type %q is not accepted; send text/plain; charset=utf-8", ct)})
+		return
+	}
+	if cs := strings.ToLower(params["charset"]); cs != "" && cs != "utf-8" && cs != "us-ascii" {
+		writeProblem(w, problem{Status: http.StatusUnsupportedMediaType, Type: "unsupported-charset", Field: "Content-Type",
+			Detail: fmt.Sprintf("charset %q is not accepted; convert the article to UTF-8", params["charset"])})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeProblem(w, problem{Status: http.StatusRequestEntityTooLarge, Type: "body-too-large", Limit: s.cfg.MaxBodyBytes,
+			Detail: fmt.Sprintf("the article is larger than the limit of %d bytes; split it or ask an operator to raise --max-body-bytes", s.cfg.MaxBodyBytes)})
+		return
+	case err != nil:
+		writeProblem(w, problem{Status: http.StatusBadRequest, Type: "body-unreadable", Detail: "the request body could not be read: " + err.Error()})
+		return
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		writeProblem(w, problem{Status: http.StatusUnprocessableEntity, Type: "empty-article", Field: "body",
+			Detail: "the body is empty; send the article's text"})
+		return
+	}
+	if !utf8.Valid(body) {
+		writeProblem(w, problem{Status: http.StatusUnprocessableEntity, Type: "invalid-utf8", Field: "body",
+			Detail: fmt.Sprintf("the body is not valid UTF-8 (first bad byte at offset %d); declare its charset or convert it", firstInvalid(body))})
+		return
+	}
+
+	ref := &pb.ArticleRef{
+		Id:         ulid.Make().String(),
+		Version:    1,
+		Newsroom:   nr.Name,
+		Sites:      nr.Sites,
+		ReceivedAt: timestamppb.New(s.now()),
+	}
+	log := s.log.With("article_id", ref.Id, "version", ref.Version, "newsroom", nr.Name)
+	if err := s.accept(r.Context(), ref, body, ct); err != nil {
+		log.Error("not accepted", "err", err)
+		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable",
+			Detail: "the article could not be stored durably and was not accepted; send it again in a few seconds"})
+		return
+	}
+	log.Info("accepted", "bytes", len(body))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", "/v1/articles/"+ref.Id)
+	w.WriteHeader(http.StatusAccepted)
+	writeJSON(w, accepted{ID: ref.Id, Version: ref.Version, StatusURL: "/v1/articles/" + ref.Id})
+}
+
+// accept makes the article durable: the original in S3 first, then the
+// event. An original without its event is invisible to the pipeline.
+func (s *Service) accept(ctx context.Context, ref *pb.ArticleRef, body []byte, contentType string) error {
+	key := fmt.Sprintf("originals/%s/v%d", ref.Id, ref.Version)
+	if err := s.cfg.Blobs.Put(ctx, key, body, contentType); err != nil {
+		return err
+	}
+	// The original is in S3 already, so a large one needs no second copy:
+	// its key is the claim check.
+	payload := &pb.Payload{Size: int64(len(body)), ContentType: contentType}
+	if len(body) <= s.cfg.InlineLimit {
+		payload.Location = &pb.Payload_Inline{Inline: body}
+	} else {
+		payload.Location = &pb.Payload_BlobKey{BlobKey: key}
+	}
+	ev := &pb.ArticleReceived{Article: ref, OriginalKey: key, Original: payload}
+	if err := s.cfg.Bus.Publish(ctx, bus.SubjectReceived, bus.MsgID(ref, "received"), ref, ev); err != nil {
+		return err
+	}
+	// The article is accepted now; a status write that fails only delays
+	// what GET shows until the next stage writes.
+	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: "ingest", State: status.Received, Detail: fmt.Sprintf("%d bytes, %s", len(body), contentType)}); err != nil {
+		s.log.Warn("status not recorded", "article_id", ref.Id, "err", err)
+	}
+	return nil
+}
+
+func firstInvalid(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}

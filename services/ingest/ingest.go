@@ -1,0 +1,110 @@
+// Package ingest is the newsroom-facing HTTP API. It authenticates the
+// newsroom, checks the request, stores the original untouched in S3 and
+// emits pressline.article.received. It answers 202 only once both the
+// original and the event are durable.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pressline/pressline/pkg/config"
+	"github.com/pressline/pressline/pkg/ops"
+	"github.com/pressline/pressline/pkg/status"
+	pb "github.com/pressline/pressline/proto/pressline/v1"
+)
+
+// Interfaces are declared here, where they are used, and hold only what
+// ingest calls.
+type (
+	publisher interface {
+		Publish(ctx context.Context, subject, msgID string, ref *pb.ArticleRef, m proto.Message) error
+	}
+	blobStore interface {
+		Put(ctx context.Context, key string, data []byte, contentType string) error
+		Get(ctx context.Context, key string) ([]byte, error)
+	}
+	statusStore interface {
+		Record(ctx context.Context, ref *pb.ArticleRef, step status.Step) error
+		Get(ctx context.Context, id string) (*pb.ArticleStatus, error)
+	}
+)
+
+// Config holds the service's dependencies and limits.
+type Config struct {
+	Addr         string
+	Bus          publisher
+	Blobs        blobStore
+	Status       statusStore
+	Newsrooms    []config.Newsroom
+	InlineLimit  int
+	MaxBodyBytes int64
+	Log          *slog.Logger
+	Registerer   prometheus.Registerer
+}
+
+// Service is the ingest API.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	handler http.Handler
+	metrics *metrics
+	now     func() time.Time
+}
+
+// New builds the service; it does not listen until Run.
+func New(cfg Config) (*Service, error) {
+	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil {
+		return nil, errors.New("ingest: Bus, Blobs and Status are required")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		return nil, errors.New("ingest: MaxBodyBytes must be positive")
+	}
+	s := &Service{cfg: cfg, log: cfg.Log, now: time.Now, metrics: newMetrics(cfg.Registerer)}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler serves the API, for tests and for embedding.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Run serves the API on cfg.Addr until ctx is cancelled, then stops taking
+// requests and lets those in progress finish.
+func (s *Service) Run(ctx context.Context) error {
+	l, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ingest: listen %s: %w", s.cfg.Addr, err)
+	}
+	return ops.Serve(ctx, l, s.handler, s.log)
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "pressline", Subsystem: "ingest", Name: "requests_total",
+			Help: "Ingest API requests, by route and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "pressline", Subsystem: "ingest", Name: "request_duration_seconds",
+			Help:    "Ingest API request duration, by route.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.duration)
+	}
+	return m
+}
