@@ -37,7 +37,9 @@ type env struct {
 	s3  *blob.Store
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, "front,regional", "2") }
+
+func newEnvWith(t testing.TB, sites, workers string) *env {
 	t.Helper()
 	srv, nc := testenv.NATS(t)
 	s3cfg := testenv.MinIO(t)
@@ -49,8 +51,8 @@ func newEnv(t *testing.T) *env {
 	if err := fs.Parse([]string{
 		"--nats-url=" + srv.ClientURL(), "--s3-endpoint=" + s3cfg.Endpoint,
 		"--s3-access-key=" + s3cfg.AccessKey, "--s3-secret-key=" + s3cfg.SecretKey,
-		"--http-addr=" + freeAddr(t), "--newsrooms=quocoai:" + testToken + ":front,regional",
-		"--site-url=http://news.test", "--workers=2", "--inline-limit=4096",
+		"--http-addr=" + freeAddr(t), "--newsrooms=quocoai:" + testToken + ":" + sites,
+		"--site-url=http://news.test", "--workers=" + workers, "--inline-limit=4096",
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,7 @@ type pipeline struct {
 	done   chan error
 }
 
-func (e *env) start(t *testing.T) *pipeline {
+func (e *env) start(t testing.TB) *pipeline {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -105,7 +107,7 @@ func (e *env) start(t *testing.T) *pipeline {
 }
 
 // stop shuts the pipeline down as SIGTERM does.
-func (p *pipeline) stop(t *testing.T) {
+func (p *pipeline) stop(t testing.TB) {
 	if p.cancel == nil {
 		return
 	}
@@ -117,7 +119,7 @@ func (p *pipeline) stop(t *testing.T) {
 	p.d.close()
 }
 
-func (e *env) submit(t *testing.T, body []byte) string {
+func (e *env) submit(t testing.TB, body []byte) string {
 	t.Helper()
 	req, _ := http.NewRequest("POST", "http://"+e.cfg.HTTPAddr+"/v1/articles", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+testToken)
@@ -143,7 +145,7 @@ func (e *env) submit(t *testing.T, body []byte) string {
 }
 
 // published reads every publication event so far, by article id.
-func (e *env) published(t *testing.T) map[string][]*pb.ArticlePublished {
+func (e *env) published(t testing.TB) map[string][]*pb.ArticlePublished {
 	t.Helper()
 	ctx := context.Background()
 	c, err := e.js.OrderedConsumer(ctx, bus.StreamSites, jetstream.OrderedConsumerConfig{})
@@ -174,7 +176,37 @@ func (e *env) published(t *testing.T) map[string][]*pb.ArticlePublished {
 	}
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+// publishedAt reads when each publication event was stored, by article id.
+func (e *env) publishedAt(t testing.TB) map[string][]time.Time {
+	t.Helper()
+	ctx := context.Background()
+	c, err := e.js.OrderedConsumer(ctx, bus.StreamSites, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]time.Time{}
+	for {
+		msgs, err := c.FetchNoWait(1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range msgs.Messages() {
+			n++
+			meta, err := m.Metadata()
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := m.Headers().Get(bus.HeaderArticleID)
+			out[id] = append(out[id], meta.Timestamp)
+		}
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -360,7 +392,7 @@ func TestPoisonArticle(t *testing.T) {
 	waitFor(t, "replayed article published", 10*time.Second, func() bool { return len(e.published(t)["01POISON"]) == 1 })
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

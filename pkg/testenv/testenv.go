@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,21 +75,23 @@ func MinIO(t testing.TB) blob.Config {
 			<-done
 		}
 	})
+	cfg := blob.Config{Endpoint: addr, AccessKey: user, SecretKey: pass, Bucket: "pressline"}
+	// MinIO's health endpoint answers before its S3 API does ("Server not
+	// initialized yet"), so wait for a real S3 request to succeed.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get("http://" + addr + "/minio/health/ready")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := blob.New(ctx, cfg)
+		cancel()
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("minio not ready on %s after 30s: %v\n%s", addr, err, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return blob.Config{Endpoint: addr, AccessKey: user, SecretKey: pass, Bucket: "pressline"}
+	return cfg
 }
 
 // MinIOBinary returns the path of the pinned MinIO server, building it with

@@ -1,0 +1,205 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pressline/pressline/pkg/blob"
+	"github.com/pressline/pressline/pkg/bus"
+	"github.com/pressline/pressline/pkg/config"
+	"github.com/pressline/pressline/pkg/status"
+	"github.com/pressline/pressline/pkg/testenv"
+	pb "github.com/pressline/pressline/proto/pressline/v1"
+)
+
+const token = "newsroom-token-0123456789"
+
+type fixture struct {
+	srv    *httptest.Server
+	blobs  *blob.Store
+	status *status.Store
+	js     jetstream.JetStream
+}
+
+func newFixture(t *testing.T, blobs blobStore) *fixture {
+	t.Helper()
+	_, nc := testenv.NATS(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	b, err := bus.New(context.Background(), nc, bus.DefaultConfig(), log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := status.Open(context.Background(), b.JetStream(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{status: st, js: b.JetStream()}
+	if blobs == nil {
+		f.blobs, err = blob.New(context.Background(), testenv.MinIO(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs = f.blobs
+	}
+	svc, err := New(Config{Bus: b, Blobs: blobs, Status: st, InlineLimit: 64, MaxBodyBytes: 1000, Log: log,
+		Newsrooms: []config.Newsroom{{Name: "quocoai", TokenHash: config.HashToken(token), Sites: []string{"front"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = httptest.NewServer(svc.Handler())
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fixture) post(t *testing.T, auth, contentType string, body []byte) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", f.srv.URL+"/v1/articles", bytes.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp, out
+}
+
+func TestBadRequests(t *testing.T) {
+	f := newFixture(t, nil)
+	bearer := "Bearer " + token
+	tests := []struct {
+		name        string
+		auth, ctype string
+		body        []byte
+		code        int
+		problem     string
+		field       string
+	}{
+		{"no token", "", "text/plain", []byte("Tin"), 401, "unauthenticated", "Authorization"},
+		{"not bearer", "Basic abc", "text/plain", []byte("Tin"), 401, "unauthenticated", "Authorization"},
+		{"unknown token", "Bearer nope-nope-nope-nope", "text/plain", []byte("Tin"), 401, "invalid-token", "Authorization"},
+		{"no content type", bearer, "", []byte("Tin"), 415, "unsupported-media-type", "Content-Type"},
+		{"html not yet", bearer, "text/html", []byte("<p>Tin</p>"), 415, "unsupported-media-type", "Content-Type"},
+		{"legacy charset not yet", bearer, "text/plain; charset=windows-1258", []byte("Tin"), 415, "unsupported-charset", "Content-Type"},
+		{"too large", bearer, "text/plain", bytes.Repeat([]byte("a"), 1001), 413, "body-too-large", ""},
+		{"empty", bearer, "text/plain", nil, 422, "empty-article", "body"},
+		{"blank", bearer, "text/plain; charset=utf-8", []byte(" \n\t\r\n"), 422, "empty-article", "body"},
+		{"not utf-8", bearer, "text/plain", []byte("Ti\xean t\xf4i"), 422, "invalid-utf8", "body"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, p := f.post(t, tt.auth, tt.ctype, tt.body)
+			if resp.StatusCode != tt.code {
+				t.Errorf("status %d, want %d", resp.StatusCode, tt.code)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if p["type"] != "urn:pressline:problem:"+tt.problem || p["status"] != float64(tt.code) || p["detail"] == "" {
+				t.Errorf("problem = %v", p)
+			}
+			if tt.field != "" && p["field"] != tt.field {
+				t.Errorf("field = %v, want %s", p["field"], tt.field)
+			}
+		})
+	}
+	t.Run("limit is named", func(t *testing.T) {
+		_, p := f.post(t, bearer, "text/plain", bytes.Repeat([]byte("a"), 1001))
+		if p["limit"] != float64(1000) || !strings.Contains(p["detail"].(string), "1000 bytes") {
+			t.Errorf("problem = %v", p)
+		}
+	})
+	t.Run("nothing was emitted", func(t *testing.T) {
+		s, err := f.js.Stream(context.Background(), bus.StreamArticles)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := s.Info(context.Background())
+		if info.State.Msgs != 0 {
+			t.Errorf("%d events emitted for refused requests", info.State.Msgs)
+		}
+	})
+}
+
+func TestAccepted(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	for _, body := range [][]byte{[]byte("Tin ngắn\n\nMở đầu.\n"), bytes.Repeat([]byte("Dài. "), 100)} {
+		resp, acc := f.post(t, "Bearer "+token, "text/plain; charset=utf-8", body)
+		if resp.StatusCode != 202 {
+			t.Fatalf("status %d: %v", resp.StatusCode, acc)
+		}
+		id := acc["id"].(string)
+		if resp.Header.Get("Location") != "/v1/articles/"+id || acc["version"] != float64(1) {
+			t.Errorf("202 = %v, Location %q", acc, resp.Header.Get("Location"))
+		}
+		original, err := f.blobs.Get(ctx, "originals/"+id+"/v1")
+		if err != nil || !bytes.Equal(original, body) {
+			t.Fatalf("original: %v", err)
+		}
+		s, _ := f.js.Stream(ctx, bus.StreamArticles)
+		msg, err := s.GetLastMsgForSubject(ctx, bus.SubjectReceived)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev pb.ArticleReceived
+		if err := proto.Unmarshal(msg.Data, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Article.GetId() != id || ev.Article.GetNewsroom() != "quocoai" || ev.Original.GetSize() != int64(len(body)) {
+			t.Errorf("event = %v", &ev)
+		}
+		// Small originals ride inline; larger ones go by their S3 key.
+		if len(body) <= 64 && !bytes.Equal(ev.Original.GetInline(), body) {
+			t.Error("small original not inline")
+		}
+		if len(body) > 64 && ev.Original.GetBlobKey() != "originals/"+id+"/v1" {
+			t.Errorf("large original claim = %q", ev.Original.GetBlobKey())
+		}
+		if msg.Header.Get("Nats-Msg-Id") != id+"/1/received" {
+			t.Errorf("Nats-Msg-Id = %q", msg.Header.Get("Nats-Msg-Id"))
+		}
+		st, err := f.status.Get(ctx, id)
+		if err != nil || st.State != status.Received {
+			t.Errorf("status = %v, %v", st, err)
+		}
+	}
+}
+
+type failingStore struct{}
+
+func (failingStore) Put(context.Context, string, []byte, string) error {
+	return errors.New("connection refused")
+}
+func (failingStore) Get(context.Context, string) ([]byte, error) { return nil, errors.New("down") }
+
+// When S3 cannot take the original, the newsroom is told to retry and the
+// pipeline sees nothing.
+func TestStorageDownIs503(t *testing.T) {
+	f := newFixture(t, failingStore{})
+	resp, p := f.post(t, "Bearer "+token, "text/plain", []byte("Tin\n\nBài.\n"))
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || p["type"] != "urn:pressline:problem:unavailable" {
+		t.Fatalf("status %d Retry-After %q problem %v", resp.StatusCode, resp.Header.Get("Retry-After"), p)
+	}
+	s, _ := f.js.Stream(context.Background(), bus.StreamArticles)
+	if info, _ := s.Info(context.Background()); info.State.Msgs != 0 {
+		t.Error("an event was emitted for an article that was not stored")
+	}
+}
