@@ -89,7 +89,7 @@ func cmdSubmit(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
 	c := clientFlags(fs)
 	wait := fs.Bool("wait", false, "wait until the article is published (or fails) and print each step")
-	contentType := fs.String("content-type", "text/plain; charset=utf-8", "Content-Type of the file")
+	contentType := fs.String("content-type", "", "Content-Type of the file; default from its extension (.html, .json, else text/plain; charset=utf-8)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -103,6 +103,9 @@ func cmdSubmit(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := c.resolveToken(); err != nil {
 		return err
 	}
+	if *contentType == "" {
+		*contentType = contentTypeOf(fs.Arg(0))
+	}
 	var acc struct {
 		ID      string `json:"id"`
 		Version uint32 `json:"version"`
@@ -115,6 +118,16 @@ func cmdSubmit(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	return c.follow(ctx, acc.ID, stdout)
+}
+
+func contentTypeOf(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".html", ".htm":
+		return "text/html"
+	case ".json":
+		return "application/json"
+	}
+	return "text/plain; charset=utf-8"
 }
 
 // follow prints each new step of an article until it is published or has

@@ -20,6 +20,8 @@ usage:
                                             post an article (text/plain), print its id
   pressline status [--server URL] [--token T] ID
                                             where an article is
+  pressline clean [--format auto|text|html|ninjs] [--charset NAME] [--tz ZONE] FILE|-
+                                            print the cleaned article JSON for one file
   pressline dlq list [flags]                dead letters, oldest first
   pressline dlq replay [flags] ID           send a dead letter back to its stage
 
@@ -52,6 +54,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdStatus(ctx, rest, os.Stdout)
 	case "dlq":
 		return cmdDLQ(ctx, rest, os.Stdout)
+	case "clean":
+		return cmdClean(ctx, rest, os.Stdin, os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

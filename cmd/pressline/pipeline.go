@@ -18,6 +18,7 @@ import (
 
 	"github.com/pressline/pressline/pkg/blob"
 	"github.com/pressline/pressline/pkg/bus"
+	"github.com/pressline/pressline/pkg/cleaner"
 	"github.com/pressline/pressline/pkg/config"
 	"github.com/pressline/pressline/pkg/ops"
 	"github.com/pressline/pressline/pkg/status"
@@ -116,7 +117,12 @@ type runner struct {
 
 // build makes the named services.
 func (d *deps) build(names []string) ([]runner, error) {
-	loc, err := time.LoadLocation(d.cfg.TimeZone)
+	rules, err := loadHouseRules(d.cfg.HouseRules)
+	if err != nil {
+		return nil, err
+	}
+	rules.TimeZone = d.cfg.TimeZone
+	cl, err := cleaner.New(rules)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +140,7 @@ func (d *deps) build(names []string) ([]runner, error) {
 				Log: log, Registerer: d.reg})
 		case "clean":
 			r, err = clean.New(clean.Config{Bus: d.bus, Blobs: d.blobs, Status: d.status, Consumer: d.consumer(),
-				InlineLimit: d.cfg.InlineLimit, Location: loc, Log: log})
+				InlineLimit: d.cfg.InlineLimit, Cleaner: cl, Log: log})
 		case "imageproc":
 			r, err = imageproc.New(imageproc.Config{Bus: d.bus, Blobs: d.blobs, Status: d.status, Consumer: d.consumer(), Log: log})
 		case "publish":

@@ -120,10 +120,14 @@ func (p *pipeline) stop(t testing.TB) {
 }
 
 func (e *env) submit(t testing.TB, body []byte) string {
+	return e.submitAs(t, body, "text/plain; charset=utf-8")
+}
+
+func (e *env) submitAs(t testing.TB, body []byte, contentType string) string {
 	t.Helper()
 	req, _ := http.NewRequest("POST", "http://"+e.cfg.HTTPAddr+"/v1/articles", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+testToken)
-	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	req.Header.Set("Content-Type", contentType)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -275,6 +279,19 @@ func TestSamplePublishes(t *testing.T) {
 			t.Errorf("page lacks the title:\n%.400s", page)
 		}
 	}
+	// The clean service stores the document `pressline clean` prints.
+	stored, err := e.s3.Get(ctx, "articles/"+id+"/v1/cleaned.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var printed bytes.Buffer
+	if err := cmdClean(ctx, []string{"../../../shared/samples/quoc-oai.txt"}, nil, &printed); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(stored, printed.Bytes()) {
+		t.Errorf("stored cleaned.json differs from pressline clean:\nstored:  %.300s\nprinted: %.300s", stored, printed.Bytes())
+	}
+
 	original, err := e.s3.Get(ctx, "originals/"+id+"/v1")
 	if err != nil || !bytes.Equal(original, sample) {
 		t.Errorf("original not stored untouched: %v", err)
@@ -307,6 +324,40 @@ func TestSamplePublishes(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(p.d.reg, "pressline_pipeline_ingest_to_published_seconds"); n != 1 {
 		t.Errorf("ingest-to-published histogram missing")
+	}
+}
+
+// TestHTMLAndNinjsPublish sends a web page and a ninjs document through
+// the pipeline: the clean service picks the format from the Content-Type.
+func TestHTMLAndNinjsPublish(t *testing.T) {
+	e := newEnv(t)
+	e.start(t)
+	tests := []struct{ file, contentType, title string }{
+		{"../../pkg/cleaner/testdata/corpus/vi-page-jsonld-figure.html", "text/html", "Mở rộng đường vành đai 3"},
+		{"../../pkg/cleaner/testdata/corpus/vi-page-meta-windows-1258.html", "text/html", "Ba Vì phát triển du lịch cộng đồng"},
+		{"../../pkg/cleaner/testdata/corpus/ninjs-3-bodies.json", "application/json", "Dock workers end three-day strike at Felixstowe"},
+	}
+	ids := map[string]string{}
+	for _, tt := range tests {
+		body, err := os.ReadFile(tt.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[e.submitAs(t, body, tt.contentType)] = tt.title
+	}
+	waitFor(t, "all published", 10*time.Second, func() bool {
+		pub := e.published(t)
+		for id := range ids {
+			if len(pub[id]) < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	for id, title := range ids {
+		if got := e.published(t)[id][0].Title; got != title {
+			t.Errorf("published title %q, want %q", got, title)
+		}
 	}
 }
 

@@ -1,111 +1,221 @@
-// Package cleaner turns a newsroom's plain-text export into a structured
-// Article. This first version does what the pipeline needs to flow: it
-// normalises the text (UTF-8, NFC, line endings, spaces), drops stray
-// template glyphs, and finds the publish time, kicker, title, lead and
-// paragraphs. Debris classes (draft markers, toolbars, duplicates, bylines,
-// images, related links) are the clean issue's work and not handled yet.
+// Package cleaner turns a newsroom's export (plain text, an HTML page or
+// fragment, or an IPTC ninjs document) into a structured Article: title,
+// kicker, dateline, section, lead, body blocks, images with captions and
+// credits, bylines, source, publish time, related links and language. It
+// strips CMS debris, removes duplicated passages, normalises Unicode (NFC)
+// and whitespace, decodes legacy charsets, and flags what it must not
+// change silently as warnings for an editor.
+//
+// Every format is first turned into segments in reading order, and one set
+// of rules (rules.go) applies to all of them, so a debris class handled for
+// text is handled for HTML and ninjs bodies too.
 package cleaner
 
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
-
-	"golang.org/x/text/unicode/norm"
 
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
-// Options are a newsroom's house settings.
-type Options struct {
-	// Location is the zone of times written without one.
-	Location *time.Location
+// Format names an input format.
+type Format string
+
+// The formats the cleaner reads.
+const (
+	FormatAuto  Format = "auto"
+	FormatText  Format = "text"
+	FormatHTML  Format = "html"
+	FormatNinjs Format = "ninjs"
+)
+
+// ParseFormat checks a format name.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(strings.ToLower(s)); f {
+	case FormatAuto, FormatText, FormatHTML, FormatNinjs:
+		return f, nil
+	case "":
+		return FormatAuto, nil
+	}
+	return "", fmt.Errorf("format %q is not one of auto, text, html, ninjs", s)
 }
 
-// ErrNotUTF8 and ErrEmpty are the inputs the cleaner refuses; both are
-// permanent: trying again cannot help.
+// HouseRules are a newsroom's own settings, read from configuration so
+// that they change without a code change.
+type HouseRules struct {
+	// TimeZone of times written without one (IANA name); default
+	// Asia/Ho_Chi_Minh.
+	TimeZone string `json:"timezone"`
+	// Language when detection is unsure (BCP 47); default "vi".
+	Language string `json:"language"`
+	// MonthFirst reads numeric dates as month/day/year (US style).
+	MonthFirst bool `json:"month_first"`
+	// Debris are extra regular expressions; a line that matches one is
+	// dropped (e.g. "^Đường dây nóng:").
+	Debris []string `json:"debris"`
+	// DateFormats are extra regular expressions with named groups day,
+	// month and year (and the usual clock and zone around them).
+	DateFormats []string `json:"date_formats"`
+	// Sections are labels read as the section when they stand alone above
+	// the title.
+	Sections []string `json:"sections"`
+	// Typos maps known misspellings to the right spelling; a match is a
+	// warning, never a change.
+	Typos map[string]string `json:"typos"`
+	// MinWords below which the body is flagged as suspiciously short;
+	// default 40.
+	MinWords int `json:"min_words"`
+}
+
+// Cleaner applies one newsroom's rules. Build it once; it is safe for
+// concurrent use.
+type Cleaner struct {
+	dates    dateFinder
+	language string
+	debris   []*regexp.Regexp
+	sections map[string]bool
+	typos    []typo
+	minWords int
+}
+
+type typo struct{ wrong, right string }
+
+// defaultSections are labels Vietnamese and English sites print above a
+// title.
+var defaultSections = []string{"thời sự", "chính trị", "kinh tế", "xã hội", "thế giới", "pháp luật", "văn hóa", "văn hoá", "giáo dục",
+	"thể thao", "sức khỏe", "sức khoẻ", "đời sống", "giải trí", "du lịch", "khoa học", "công nghệ", "xe", "bất động sản", "quốc phòng",
+	"an ninh", "nông thôn mới", "world", "business", "politics", "sport", "sports", "technology", "science", "health", "opinion",
+	"culture", "uk news", "us news", "environment", "education"}
+
+// defaultTypos are misspellings common enough in Vietnamese CMS copy to
+// flag without false alarms: each wrong form is not a word.
+var defaultTypos = map[string]string{"tuyền truyền": "tuyên truyền", "truyên truyền": "tuyên truyền", "sảy ra": "xảy ra", "xuất xắc": "xuất sắc", "chuẩn đoán": "chẩn đoán"}
+
+// New compiles a newsroom's rules.
+func New(r HouseRules) (*Cleaner, error) {
+	tz := r.TimeZone
+	if tz == "" {
+		tz = "Asia/Ho_Chi_Minh"
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, fmt.Errorf("house rules: timezone %q: %w", tz, err)
+	}
+	c := &Cleaner{dates: dateFinder{loc: loc, monthFirst: r.MonthFirst}, language: r.Language, sections: map[string]bool{}, minWords: r.MinWords}
+	if c.language == "" {
+		c.language = "vi"
+	}
+	if c.minWords == 0 {
+		c.minWords = 40
+	}
+	for _, p := range r.Debris {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("house rules: debris pattern %q: %w", p, err)
+		}
+		c.debris = append(c.debris, re)
+	}
+	for _, p := range r.DateFormats {
+		re, err := regexp.Compile("(?i)" + p)
+		if err != nil {
+			return nil, fmt.Errorf("house rules: date format %q: %w", p, err)
+		}
+		for _, g := range []string{"day", "month", "year"} {
+			if re.SubexpIndex(g) < 0 {
+				return nil, fmt.Errorf("house rules: date format %q has no (?P<%s>…) group", p, g)
+			}
+		}
+		c.dates.extra = append(c.dates.extra, re)
+	}
+	for _, s := range append(defaultSections, r.Sections...) {
+		c.sections[strings.ToLower(s)] = true
+	}
+	typos := map[string]string{}
+	for k, v := range defaultTypos {
+		typos[k] = v
+	}
+	for k, v := range r.Typos {
+		typos[strings.ToLower(k)] = v
+	}
+	for k, v := range typos {
+		c.typos = append(c.typos, typo{k, v})
+	}
+	return c, nil
+}
+
+// isHouseDebris: a line the newsroom's own patterns call debris.
+func (c *Cleaner) isHouseDebris(line string) bool {
+	for _, re := range c.debris {
+		if re.MatchString(line) {
+			return true
+		}
+	}
+	return false
+}
+
+// Input is one document to clean.
+type Input struct {
+	Data   []byte
+	Format Format
+	// Charset the sender declared (HTTP charset= or --charset); empty
+	// when none was.
+	Charset string
+}
+
+// Errors the cleaner returns for input it refuses. They are permanent:
+// the same bytes fail the same way.
 var (
 	ErrNotUTF8 = errors.New("input is not valid UTF-8")
 	ErrEmpty   = errors.New("input has no text")
 )
 
-// "13:03 | 23/01/2018": time, then day/month/year.
-var timeBarDate = regexp.MustCompile(`^(\d{1,2}):(\d{2})\s*\|\s*(\d{1,2})/(\d{1,2})/(\d{4})$`)
-
-// Clean parses raw plain text.
-func Clean(raw []byte, opts Options) (*pb.Article, error) {
-	if opts.Location == nil {
-		opts.Location = time.UTC
+// Clean parses one document.
+func (c *Cleaner) Clean(in Input) (*pb.Article, error) {
+	format := in.Format
+	if format == "" || format == FormatAuto {
+		format = sniff(in.Data)
 	}
-	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
-	if !utf8.Valid(raw) {
-		return nil, ErrNotUTF8
+	var (
+		a   *pb.Article
+		err error
+	)
+	switch format {
+	case FormatText:
+		a, err = c.cleanText(in.Data, in.Charset)
+	case FormatHTML:
+		a, err = c.cleanHTML(in.Data, in.Charset)
+	case FormatNinjs:
+		a, err = c.cleanNinjs(in.Data, in.Charset)
+	default:
+		return nil, fmt.Errorf("unknown format %q", format)
 	}
-	text := norm.NFC.String(string(raw))
-	text = strings.ReplaceAll(text, "\r\n", "\n")
-	text = strings.ReplaceAll(text, "\r", "\n")
-
-	var lines []string
-	for _, l := range strings.Split(text, "\n") {
-		l = strings.Join(strings.FieldsFunc(l, isSpace), " ")
-		if l == "" || isStrayGlyph(l) {
-			continue
-		}
-		lines = append(lines, l)
+	if err != nil {
+		return nil, err
 	}
-	if len(lines) == 0 {
+	if a.Title == "" && a.Lead == "" && len(a.Blocks) == 0 {
 		return nil, ErrEmpty
-	}
-
-	a := &pb.Article{}
-	var body []string
-	for _, l := range lines {
-		switch {
-		case a.PublishedAt == "" && a.Title == "" && parseTime(l, opts.Location, a):
-		case a.Title == "" && a.Kicker == "" && isKicker(l):
-			a.Kicker = strings.TrimSpace(strings.TrimSuffix(l, ":"))
-		case a.Title == "":
-			a.Title = l
-		case a.Lead == "":
-			a.Lead = l
-		default:
-			body = append(body, l)
-		}
-	}
-	for _, p := range body {
-		a.Blocks = append(a.Blocks, &pb.Block{Kind: &pb.Block_Paragraph{Paragraph: &pb.Paragraph{Text: p}}})
 	}
 	return a, nil
 }
 
-func parseTime(l string, loc *time.Location, a *pb.Article) bool {
-	m := timeBarDate.FindStringSubmatch(l)
-	if m == nil {
-		return false
+// sniff tells the format from the first bytes.
+func sniff(data []byte) Format {
+	head := bytes.TrimLeft(data, "\xef\xbb\xbf \t\r\n")
+	if len(head) > 1024 {
+		head = head[:1024]
 	}
-	t, err := time.ParseInLocation("15:04 2/1/2006", m[1]+":"+m[2]+" "+m[3]+"/"+m[4]+"/"+m[5], loc)
-	if err != nil {
-		return false
+	low := bytes.ToLower(head)
+	switch {
+	case bytes.HasPrefix(low, []byte("{")):
+		return FormatNinjs
+	case bytes.HasPrefix(low, []byte("<")),
+		bytes.Contains(low, []byte("<p>")), bytes.Contains(low, []byte("<p ")),
+		bytes.Contains(low, []byte("<div")), bytes.Contains(low, []byte("<br")):
+		return FormatHTML
 	}
-	a.PublishedAt = t.Format(time.RFC3339)
-	return true
-}
-
-// isKicker: a short label ending in a colon, standing alone above the title.
-func isKicker(l string) bool {
-	return strings.HasSuffix(l, ":") && len(strings.Fields(l)) <= 5 && utf8.RuneCountInString(l) <= 40
-}
-
-// isStrayGlyph: one or two characters alone on a line are template
-// leftovers (icons, initials of a drop cap), never an article's text.
-func isStrayGlyph(l string) bool { return utf8.RuneCountInString(l) <= 2 }
-
-func isSpace(r rune) bool {
-	// Non-breaking and zero-width spaces count as space; joiners do not
-	// split words.
-	return unicode.IsSpace(r) || r == '\u00a0' || r == '\u200b' || r == '\ufeff'
+	return FormatText
 }

@@ -46,6 +46,7 @@ type Config struct {
 	Replicas     int  // stream replicas
 	SyncAlways   bool // `pressline dev`: fsync every JetStream write
 	TimeZone     string
+	HouseRules   string // JSON file of the newsroom's cleaning rules
 	LogFormat    string
 }
 
@@ -91,6 +92,7 @@ func (c *Config) Register(fs *flag.FlagSet) error {
 	b.integer(&c.Replicas, "replicas", 1, "JetStream stream replicas (3 in a cluster)")
 	b.boolean(&c.SyncAlways, "sync-always", true, "pressline dev: fsync every JetStream write (an acknowledged article survives a power cut)")
 	b.str(&c.TimeZone, "timezone", "Asia/Ho_Chi_Minh", "newsroom time zone for times written without one")
+	b.str(&c.HouseRules, "house-rules", "", "JSON file of the newsroom's house rules for cleaning (debris patterns, date formats, sections, typos)")
 	b.str(&c.LogFormat, "log-format", "json", "log format: json or text")
 	return errors.Join(b.errs...)
 }

@@ -1,5 +1,6 @@
 // Package clean is the stage that turns an original, as the newsroom sent
-// it, into a structured Article (see pkg/cleaner), and emits
+// it, into a structured Article (see pkg/cleaner), stores the cleaned
+// article's JSON document beside the original, and emits
 // pressline.article.cleaned.
 package clean
 
@@ -7,12 +8,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pressline/pressline/pkg/bus"
 	"github.com/pressline/pressline/pkg/claimcheck"
+	"github.com/pressline/pressline/pkg/cleaner"
 	"github.com/pressline/pressline/pkg/status"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
@@ -38,7 +39,7 @@ type Config struct {
 	Status      statusRecorder
 	Consumer    bus.ConsumerConfig // Stage and Subject are filled in
 	InlineLimit int
-	Location    *time.Location // newsroom zone for times written without one
+	Cleaner     *cleaner.Cleaner // the newsroom's house rules, compiled
 	Log         *slog.Logger
 }
 
@@ -47,8 +48,8 @@ type Service struct{ cfg Config }
 
 // New builds the stage.
 func New(cfg Config) (*Service, error) {
-	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil || cfg.Location == nil {
-		return nil, errors.New("clean: Bus, Blobs, Status and Location are required")
+	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil || cfg.Cleaner == nil {
+		return nil, errors.New("clean: Bus, Blobs, Status and Cleaner are required")
 	}
 	cfg.Consumer.Stage, cfg.Consumer.Subject = Stage, bus.SubjectReceived
 	cfg.Consumer.OnGiveUp = cfg.Status.MarkFailed(Stage)

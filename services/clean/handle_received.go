@@ -3,6 +3,8 @@ package clean
 import (
 	"context"
 	"fmt"
+	"mime"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -24,17 +26,26 @@ func (s *Service) handleReceived(ctx context.Context, m *bus.Msg) error {
 	if err != nil {
 		return fmt.Errorf("clean %s: original: %w", ref.GetId(), err)
 	}
-	article, err := cleaner.Clean(original, cleaner.Options{Location: s.cfg.Location})
+	format, charset := inputOf(ev.GetOriginal().GetContentType())
+	article, err := s.cfg.Cleaner.Clean(cleaner.Input{Data: original, Format: format, Charset: charset})
 	if err != nil {
 		// The same bytes will fail the same way: no retry.
 		return fault.Permanent(fmt.Errorf("clean %s: %w", ref.GetId(), err))
+	}
+	doc, err := cleaner.JSON(article)
+	if err != nil {
+		return fault.Permanent(fmt.Errorf("clean %s: render: %w", ref.GetId(), err))
+	}
+	prefix := fmt.Sprintf("articles/%s/v%d/", ref.GetId(), ref.GetVersion())
+	// The document an editor can fetch and compare with `pressline clean`.
+	if err := s.cfg.Blobs.Put(ctx, prefix+"cleaned.json", doc, "application/json"); err != nil {
+		return fmt.Errorf("clean %s: %w", ref.GetId(), err)
 	}
 	data, err := proto.Marshal(article)
 	if err != nil {
 		return fault.Permanent(fmt.Errorf("clean %s: encode: %w", ref.GetId(), err))
 	}
-	key := fmt.Sprintf("articles/%s/v%d/cleaned.pb", ref.GetId(), ref.GetVersion())
-	payload, err := claimcheck.Pack(ctx, s.cfg.Blobs, key, data, "application/protobuf", s.cfg.InlineLimit)
+	payload, err := claimcheck.Pack(ctx, s.cfg.Blobs, prefix+"cleaned.pb", data, "application/protobuf", s.cfg.InlineLimit)
 	if err != nil {
 		return fmt.Errorf("clean %s: %w", ref.GetId(), err)
 	}
@@ -42,10 +53,29 @@ func (s *Service) handleReceived(ctx context.Context, m *bus.Msg) error {
 	if err := s.cfg.Bus.Publish(ctx, bus.SubjectCleaned, bus.MsgID(ref, "cleaned"), ref, out); err != nil {
 		return fmt.Errorf("clean %s: %w", ref.GetId(), err)
 	}
-	detail := fmt.Sprintf("%q: %d blocks", article.GetTitle(), len(article.GetBlocks()))
+	detail := fmt.Sprintf("%q: %d blocks, %d warnings", article.GetTitle(), len(article.GetBlocks()), len(article.GetWarnings()))
 	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: Stage, State: status.Cleaned, Detail: detail, Warnings: article.GetWarnings()}); err != nil {
 		return fmt.Errorf("clean %s: %w", ref.GetId(), err)
 	}
-	m.Log.Info("cleaned", "title", article.GetTitle(), "blocks", len(article.GetBlocks()))
+	m.Log.Info("cleaned", "title", article.GetTitle(), "blocks", len(article.GetBlocks()), "warnings", len(article.GetWarnings()))
 	return nil
+}
+
+// inputOf reads the cleaner's format and the declared charset from the
+// Content-Type the newsroom sent.
+func inputOf(contentType string) (cleaner.Format, string) {
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return cleaner.FormatAuto, ""
+	}
+	charset := params["charset"]
+	switch {
+	case mediaType == "text/plain":
+		return cleaner.FormatText, charset
+	case mediaType == "text/html" || mediaType == "application/xhtml+xml":
+		return cleaner.FormatHTML, charset
+	case mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
+		return cleaner.FormatNinjs, charset
+	}
+	return cleaner.FormatAuto, charset
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
+	"golang.org/x/text/encoding/htmlindex"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pressline/pressline/pkg/bus"
@@ -68,6 +70,9 @@ func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (*config.
 	return nil, false
 }
 
+// acceptedTypes are the media types the cleaner reads.
+var acceptedTypes = map[string]bool{"text/plain": true, "text/html": true, "application/json": true}
+
 // accepted is the body of a 202.
 type accepted struct {
 	ID        string `json:"id"`
@@ -82,15 +87,18 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	ct := r.Header.Get("Content-Type")
 	mediaType, params, err := mime.ParseMediaType(ct)
-	if err != nil || mediaType != "text/plain" {
+	if err != nil || !acceptedTypes[mediaType] {
 		writeProblem(w, problem{Status: http.StatusUnsupportedMediaType, Type: "unsupported-media-type", Field: "Content-Type",
-			Detail: fmt.Sprintf("Content-Type %q is not accepted; send text/plain; charset=utf-8", ct)})
+			Detail: fmt.Sprintf("Content-Type %q is not accepted; send text/plain, text/html or application/json (IPTC ninjs)", ct)})
 		return
 	}
-	if cs := strings.ToLower(params["charset"]); cs != "" && cs != "utf-8" && cs != "us-ascii" {
-		writeProblem(w, problem{Status: http.StatusUnsupportedMediaType, Type: "unsupported-charset", Field: "Content-Type",
-			Detail: fmt.Sprintf("charset %q is not accepted; convert the article to UTF-8", params["charset"])})
-		return
+	charset := strings.ToLower(params["charset"])
+	if charset != "" {
+		if _, err := htmlindex.Get(charset); err != nil {
+			writeProblem(w, problem{Status: http.StatusUnsupportedMediaType, Type: "unsupported-charset", Field: "Content-Type",
+				Detail: fmt.Sprintf("charset %q is not one Pressline can read; use UTF-8, UTF-16, Windows-1258 or Windows-1252", params["charset"])})
+			return
+		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	var tooBig *http.MaxBytesError
@@ -108,9 +116,17 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 			Detail: "the body is empty; send the article's text"})
 		return
 	}
-	if !utf8.Valid(body) {
+	// Text and JSON said to be UTF-8 (or saying nothing) must be; an HTML
+	// page may declare its charset inside, which the cleaner reads.
+	if (charset == "" || charset == "utf-8") && mediaType != "text/html" && !utf8.Valid(body) {
 		writeProblem(w, problem{Status: http.StatusUnprocessableEntity, Type: "invalid-utf8", Field: "body",
 			Detail: fmt.Sprintf("the body is not valid UTF-8 (first bad byte at offset %d); declare its charset or convert it", firstInvalid(body))})
+		return
+	}
+
+	if mediaType == "application/json" && !json.Valid(body) {
+		writeProblem(w, problem{Status: http.StatusUnprocessableEntity, Type: "invalid-json", Field: "body",
+			Detail: "the body is not valid JSON; send an IPTC ninjs document"})
 		return
 	}
 
