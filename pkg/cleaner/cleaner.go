@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -142,8 +143,10 @@ func New(r HouseRules) (*Cleaner, error) {
 		typos[strings.ToLower(k)] = v
 	}
 	for k, v := range typos {
-		c.typos = append(c.typos, typo{k, v})
+		c.typos = append(c.typos, typo{dedupeKey(k), v})
 	}
+	// A stable order keeps warnings, and so documents, reproducible.
+	sort.Slice(c.typos, func(i, j int) bool { return c.typos[i].wrong < c.typos[j].wrong })
 	return c, nil
 }
 

@@ -22,6 +22,10 @@ var (
 		`published|updated|last|posted|modified|on|at|date|time)\b`)
 )
 
+// maxDateLine is the longest line read as a date line, in bytes:
+// "Thứ Sáu, 12/04/2019 08:45 (GMT+7) - Cập nhật lúc 09:10" and then some.
+const maxDateLine = 160
+
 const monthAlt = `january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec`
 
 var months = map[string]time.Month{
@@ -43,7 +47,15 @@ type dateFinder struct {
 // offset written (or the newsroom's zone), and whether s is nothing but
 // that time with labels, weekdays and punctuation around it.
 func (f dateFinder) find(s string) (stamp string, onlyDate bool) {
+	// A date line is short and has digits; a paragraph that mentions a
+	// date is not one.
+	if len(s) > maxDateLine || !strings.ContainsAny(s, "0123456789") {
+		return "", false
+	}
 	low := strings.ToLower(s)
+	if !looksLikeDate(low) && len(f.extra) == 0 {
+		return "", false
+	}
 	var y, mo, d int
 	var span [][]int // matched parts, removed to judge what is left
 	if m := reISO.FindStringSubmatchIndex(low); m != nil {
@@ -134,6 +146,25 @@ func (f dateFinder) find(s string) (stamp string, onlyDate bool) {
 		return "", false
 	}
 	return t.Format(time.RFC3339), leftover(low, span) == 0
+}
+
+// looksLikeDate: digits around a date separator ("23/01", "2023-06"),
+// or a month written out; the patterns run only on such lines.
+func looksLikeDate(low string) bool {
+	for i := 1; i+1 < len(low); i++ {
+		if (low[i] == '/' || low[i] == '-' || low[i] == '.') && isDigit(low[i-1]) && isDigit(low[i+1]) {
+			return true
+		}
+	}
+	if strings.Contains(low, "tháng") {
+		return true
+	}
+	for m := range months {
+		if strings.Contains(low, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // leftover counts the letters and digits of s outside the matched spans,

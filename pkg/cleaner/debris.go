@@ -58,6 +58,9 @@ func phrases(words []string) []string {
 
 // isToolbar: every word of the line is a toolbar word or a separator.
 func isToolbar(line string) bool {
+	if len(line) > maxToolbar {
+		return false
+	}
 	low := strings.ToLower(line)
 	for _, p := range toolbarPhrases {
 		low = strings.ReplaceAll(low, p, " ")
@@ -77,6 +80,10 @@ func isToolbar(line string) bool {
 	return true
 }
 
+// maxToolbar is the longest line, in bytes, read as a toolbar: a row of
+// a dozen buttons.
+const maxToolbar = 160
+
 // isCount: share counters like "12", "1,2k" next to the buttons.
 func isCount(w string) bool {
 	w = strings.TrimSuffix(w, "k")
@@ -89,19 +96,35 @@ func isCount(w string) bool {
 }
 
 func isAd(line string) bool {
+	if len(line) > 80 {
+		return false
+	}
 	return adSet[strings.ToLower(strings.Trim(line, " .:-–—[]()|"))]
 }
 
 // isCopyright: a footer line claiming rights, short enough not to be a
 // paragraph that merely mentions copyright.
 func isCopyright(line string) bool {
-	return utf8.RuneCountInString(line) <= 250 && reCopyright.MatchString(line)
+	if atLeastRunes(line, 251) {
+		return false
+	}
+	low := strings.ToLower(line)
+	for _, k := range copyrightHints {
+		if strings.Contains(low, k) {
+			return reCopyright.MatchString(line)
+		}
+	}
+	return false
 }
+
+// copyrightHints are words every rights footer contains one of; lines
+// without them skip the pattern.
+var copyrightHints = []string{"©", "(c)", "copyright", "bản quyền", "rights reserved", "ghi rõ nguồn", "sao chép", "reproduction"}
 
 // isStray: template leftovers: one or two characters, or no letter or
 // digit at all.
 func isStray(line string) bool {
-	if utf8.RuneCountInString(line) <= 2 {
+	if len(line) <= 8 && utf8.RuneCountInString(line) <= 2 {
 		return true
 	}
 	for _, r := range line {

@@ -15,7 +15,7 @@ func (c *Cleaner) detectLanguage(a *pb.Article) string {
 	var sb strings.Builder
 	sb.WriteString(a.Title + "\n" + a.Lead)
 	for _, b := range a.Blocks {
-		if sb.Len() > 2000 {
+		if sb.Len() > 1000 {
 			break
 		}
 		if p := b.GetParagraph(); p != nil {
@@ -41,12 +41,12 @@ func (c *Cleaner) detectLanguage(a *pb.Article) string {
 // Latin-script languages newsrooms here write.
 func viShare(text string) float64 {
 	letters, vi := 0, 0
-	for _, r := range strings.ToLower(text) {
+	for _, r := range text {
 		if !unicode.IsLetter(r) {
 			continue
 		}
 		letters++
-		if strings.ContainsRune("ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ", r) {
+		if viLetters[unicode.ToLower(r)] {
 			vi++
 		}
 	}
@@ -55,3 +55,11 @@ func viShare(text string) float64 {
 	}
 	return float64(vi) / float64(letters)
 }
+
+var viLetters = func() map[rune]bool {
+	m := map[rune]bool{}
+	for _, r := range "ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ" {
+		m[r] = true
+	}
+	return m
+}()

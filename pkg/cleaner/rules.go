@@ -31,6 +31,8 @@ type segment struct {
 	credit   string // images: a credit given apart from the caption
 	href     string // links
 	newBlock bool   // text: a blank line came before it
+	// normalized: text is NFC with spaces collapsed already.
+	normalized bool
 }
 
 // meta is what a format knows outside the body (HTML head, ninjs fields).
@@ -52,7 +54,6 @@ var (
 	reCredit      = regexp.MustCompile(`(?i)\s*[\[(]?\s*(ảnh|photo|foto|image|hình|nguồn ảnh|credit|photo credit)\s*(?:by)?\s*[:：]\s*([^()\[\]]{2,80}?)\s*[\])]?\s*\.?\s*$`)
 	rePhotoBy     = regexp.MustCompile(`(?i)\s*[\[(]?\s*photo by\s+([^()\[\]]{2,80}?)\s*[\])]?\s*\.?\s*$`)
 	reDateline    = regexp.MustCompile(`^([\p{Lu}][\p{Lu}\p{M} .'’]{1,40}?)(?:,\s*[\p{L} .]{2,30}?)?\s*(?:\(([^()]{2,30})\))?\s*(?:—|–|-{1,2})\s+(\S.*)$`)
-	reYearRange   = regexp.MustCompile(`\b(1[89]\d\d|2[01]\d\d)\s*[–—-]\s*(1[89]\d\d|2[01]\d\d)\b`)
 	reKicker      = regexp.MustCompile(`^([^:：]{2,40})\s*[:：]$`)
 	reBreadcrumb  = regexp.MustCompile(`\s(>|»|›|/|\|)\s`)
 )
@@ -60,7 +61,7 @@ var (
 // build applies the rules to segments, in reading order.
 func (c *Cleaner) build(segs []segment, m meta) *pb.Article {
 	b := &builder{c: c, a: &pb.Article{
-		Title: m.title, Kicker: m.kicker, Dateline: m.dateline, Section: m.section,
+		Title: normalize(reDraftMark.ReplaceAllString(m.title, "")), Kicker: m.kicker, Dateline: m.dateline, Section: m.section,
 		Source: m.source, PublishedAt: m.publishedAt, Language: m.language, Related: m.related,
 	}}
 	for _, name := range m.authors {
@@ -68,8 +69,10 @@ func (c *Cleaner) build(segs []segment, m meta) *pb.Article {
 	}
 	var kept []segment
 	for _, s := range segs {
-		s.text = normalize(s.text)
-		s.caption = normalize(s.caption)
+		if !s.normalized {
+			s.text = normalize(s.text)
+			s.caption = normalize(s.caption)
+		}
 		if s.text == "" && s.kind != segImage {
 			continue
 		}
@@ -102,7 +105,9 @@ func (b *builder) warn(code, format string, args ...any) {
 // time, breadcrumbs and section labels, the kicker and the title.
 func (b *builder) header(segs []segment) []segment {
 	for i, s := range segs {
-		if s.kind == segImage || s.kind == segLink {
+		// Images, links and draft markers (images or related links in
+		// disguise) are body matters even above a title.
+		if s.kind == segImage || s.kind == segLink || hasDraftMark(s.text) {
 			return segs[i:]
 		}
 		t := s.text
@@ -205,7 +210,7 @@ func (b *builder) body(segs []segment) {
 		case len(b.content) < 2 && b.takeDate(t):
 		case len(b.content) < 2 && b.takeTopByline(t):
 		case b.takeSource(t):
-		case reDraftMark.MatchString(t):
+		case hasDraftMark(t):
 			i = b.draftMarker(segs, i)
 		case reImageName.MatchString(t) || reImageLabel.MatchString(t):
 			img := &pb.Image{Alt: t}
@@ -266,8 +271,8 @@ func (b *builder) creditAfter(img *pb.Image, segs []segment, i int) int {
 	if img.Credit != "" || i+1 >= len(segs) || segs[i+1].kind != segPara {
 		return i
 	}
-	if cap, credit := splitCredit(segs[i+1].text); cap == "" && credit != "" {
-		img.Credit = credit
+	if isCreditOnly(segs[i+1].text) {
+		_, img.Credit = splitCredit(segs[i+1].text)
 		return i + 1
 	}
 	return i
@@ -300,8 +305,8 @@ func (b *builder) trailer() {
 	var names []*pb.Byline
 	for len(b.content) > 0 {
 		p := b.content[len(b.content)-1].GetParagraph()
-		if p == nil {
-			break
+		if p == nil || len(p.GetText()) > maxTrailerLine {
+			break // a paragraph, not a name, role or source line
 		}
 		t := p.GetText()
 		if m := reRoleLine.FindStringSubmatch(t); m != nil && role == "" && len(names) == 0 {
@@ -327,6 +332,10 @@ func (b *builder) trailer() {
 	}
 	b.a.Byline = append(b.a.Byline, names...)
 }
+
+// maxTrailerLine is the longest line, in bytes, read as a byline, role
+// or source at the end of an article.
+const maxTrailerLine = 120
 
 // finish takes the lead, the dateline, removes duplicated passages and
 // adds the editorial warnings.
@@ -358,7 +367,7 @@ func (b *builder) finish() {
 			continue // a summary (ninjs description) that is also the first paragraph
 		}
 		sawParagraph = true
-		if utf8.RuneCountInString(key) >= minDuplicate && strings.Contains(seen.String(), key) {
+		if atLeastRunes(key, minDuplicate) && strings.Contains(seen.String(), key) {
 			b.warn("duplicate_removed", "a repeated passage was removed: %q", excerpt(p.Text))
 			continue
 		}
@@ -370,7 +379,7 @@ func (b *builder) finish() {
 		a.Blocks = append(a.Blocks, blk)
 	}
 	a.Lead = b.lead
-	b.editorialWarnings()
+	b.editorialWarnings(dedupeKey(a.Title) + " " + seen.String())
 	if a.Language == "" {
 		a.Language = b.c.detectLanguage(a)
 	}
@@ -380,39 +389,104 @@ func (b *builder) finish() {
 // a duplicate: short lines like "Ông nói:" may well repeat.
 const minDuplicate = 40
 
-func (b *builder) editorialWarnings() {
+func (b *builder) editorialWarnings(text string) {
 	a := b.a
 	if a.Title == "" {
 		b.warn("missing_title", "no title was found; add one before publishing")
 	}
-	texts := []string{a.Title, a.Lead}
-	words := len(strings.Fields(a.Lead))
+	words := countWords(a.Lead)
 	for _, blk := range a.Blocks {
 		if p := blk.GetParagraph(); p != nil {
-			texts = append(texts, p.Text)
-			words += len(strings.Fields(p.Text))
-		}
-		if q := blk.GetQuote(); q != nil {
-			texts = append(texts, q.Text)
+			words += countWords(p.Text)
 		}
 	}
 	if words < b.c.minWords {
 		b.warn("short_body", "the body has %d words; check that nothing was lost", words)
 	}
-	for _, t := range texts {
-		for _, m := range reYearRange.FindAllStringSubmatch(t, -1) {
-			if m[2] < m[1] {
-				b.warn("year_range_reversed", "the year range %q ends before it starts", m[0])
-			}
+	for _, t := range append([]string{a.Title, a.Lead}, blockTexts(a)...) {
+		for _, r := range reversedYearRanges(t) {
+			b.warn("year_range_reversed", "the year range %q ends before it starts", r)
 		}
-		low := strings.ToLower(t)
-		for _, typo := range b.c.typos {
-			if strings.Contains(low, typo.wrong) {
-				b.warn("possible_typo", "%q may be a typo of %q", typo.wrong, typo.right)
-			}
+	}
+	// text is every text's dedupe key: lower case, one space between
+	// words, which is how the typo list is kept too.
+	for _, typo := range b.c.typos {
+		if strings.Contains(text, typo.wrong) {
+			b.warn("possible_typo", "%q may be a typo of %q", typo.wrong, typo.right)
 		}
 	}
 }
+
+// countWords counts space-separated words; text is normalised, so one
+// space separates them.
+func countWords(t string) int {
+	if t == "" {
+		return 0
+	}
+	return strings.Count(t, " ") + 1
+}
+
+func blockTexts(a *pb.Article) []string {
+	var out []string
+	for _, blk := range a.Blocks {
+		if p := blk.GetParagraph(); p != nil {
+			out = append(out, p.Text)
+		}
+		if q := blk.GetQuote(); q != nil {
+			out = append(out, q.Text)
+		}
+	}
+	return out
+}
+
+// reversedYearRanges finds "2016 – 2010": two years joined by a dash,
+// the second before the first. A scan rather than a pattern, as it runs
+// over every paragraph.
+func reversedYearRanges(t string) []string {
+	var out []string
+	for i := 0; i+4 <= len(t); i++ {
+		if !isYearAt(t, i) {
+			continue
+		}
+		j := i + 4
+		for j < len(t) && t[j] == ' ' {
+			j++
+		}
+		dash := 0
+		for _, d := range []string{"-", "–", "—"} {
+			if strings.HasPrefix(t[j:], d) {
+				dash = len(d)
+			}
+		}
+		if dash == 0 {
+			continue
+		}
+		k := j + dash
+		for k < len(t) && t[k] == ' ' {
+			k++
+		}
+		if isYearAt(t, k) && t[k:k+4] < t[i:i+4] {
+			out = append(out, t[i:k+4])
+		}
+	}
+	return out
+}
+
+// isYearAt: four digits from 1800 to 2199 at i, not part of a longer number.
+func isYearAt(t string, i int) bool {
+	if i+4 > len(t) || (i > 0 && isDigit(t[i-1])) || (i+4 < len(t) && isDigit(t[i+4])) {
+		return false
+	}
+	for k := i; k < i+4; k++ {
+		if !isDigit(t[k]) {
+			return false
+		}
+	}
+	y := t[i : i+4]
+	return y >= "1800" && y <= "2199"
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // cleanAlt drops alt text that is CMS debris (a draft marker, a file
 // name) rather than a description.
@@ -424,29 +498,74 @@ func cleanAlt(alt string) string {
 	return alt
 }
 
+// hasDraftMark: the cheap test (fourteen digits in a row) first, the
+// case-folding pattern only then.
+func hasDraftMark(t string) bool {
+	run := 0
+	for i := 0; i < len(t); i++ {
+		if t[i] >= '0' && t[i] <= '9' {
+			if run++; run == 14 {
+				return reDraftMark.MatchString(t)
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
 func imageBlock(img *pb.Image) *pb.Block { return &pb.Block{Kind: &pb.Block_Image{Image: img}} }
 
 // splitCredit separates a photo credit ("Ảnh: Minh Anh", "Photo: Reuters")
 // from the end of a caption.
 func splitCredit(caption string) (string, string) {
+	// A credit is a short tail: matching only the last bytes keeps the
+	// unanchored patterns from backtracking through long paragraphs.
+	start := max(0, len(caption)-creditTail)
+	for start > 0 && !utf8.RuneStart(caption[start]) {
+		start++
+	}
+	tail := caption[start:]
+	if !hasCreditWord(tail) {
+		return caption, ""
+	}
 	for _, re := range []*regexp.Regexp{reCredit, rePhotoBy} {
-		if loc := re.FindStringSubmatchIndex(caption); loc != nil {
-			credit := caption[loc[len(loc)-2]:loc[len(loc)-1]]
-			return strings.TrimSpace(strings.TrimRight(caption[:loc[0]], " -–—,")), strings.TrimSpace(credit)
+		if loc := re.FindStringSubmatchIndex(tail); loc != nil {
+			credit := tail[loc[len(loc)-2]:loc[len(loc)-1]]
+			return strings.TrimSpace(strings.TrimRight(caption[:start+loc[0]], " -–—,")), strings.TrimSpace(credit)
 		}
 	}
 	return caption, ""
 }
 
+// hasCreditWord: the words every credit pattern starts with, looked for
+// before the patterns run.
+func hasCreditWord(t string) bool {
+	low := strings.ToLower(t)
+	for _, w := range []string{"ảnh", "photo", "foto", "image", "hình", "credit"} {
+		if strings.Contains(low, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// creditTail bounds where a credit may start: "(Photo credit: " and an
+// 80-character name, in bytes of UTF-8.
+const creditTail = 200
+
 // isCreditOnly: a line that is nothing but a photo credit ("Photo: Alamy").
 func isCreditOnly(t string) bool {
+	if len(t) > creditTail {
+		return false
+	}
 	caption, credit := splitCredit(t)
 	return caption == "" && credit != ""
 }
 
 // isCaption: a paragraph short enough to be an image's caption.
 func isCaption(s segment) bool {
-	return s.kind == segPara && len(strings.Fields(s.text)) <= 60 && !reDraftMark.MatchString(s.text)
+	return s.kind == segPara && len(strings.Fields(s.text)) <= 60 && !hasDraftMark(s.text)
 }
 
 // isTitleCandidate: a headline, not the article's first sentence (a
@@ -520,8 +639,10 @@ func isUpperPlace(s string) bool {
 // compare equal.
 func dedupeKey(t string) string {
 	var sb strings.Builder
+	sb.Grow(len(t))
 	space := false
-	for _, r := range strings.ToLower(t) {
+	for _, r := range t {
+		r = unicode.ToLower(r)
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			if space && sb.Len() > 0 {
 				sb.WriteByte(' ')
@@ -533,6 +654,20 @@ func dedupeKey(t string) string {
 		}
 	}
 	return sb.String()
+}
+
+// atLeastRunes reports whether s has n runes or more, without counting
+// a long string to its end.
+func atLeastRunes(s string, n int) bool {
+	if len(s) < n {
+		return false
+	}
+	for range s {
+		if n--; n <= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func sameText(a, b string) bool { return dedupeKey(a) == dedupeKey(b) }

@@ -40,7 +40,7 @@ func textSegments(text string) []segment {
 			segs[len(segs)-1].text += " " + line
 			continue
 		}
-		segs = append(segs, segment{kind: segPara, text: line, newBlock: newBlock})
+		segs = append(segs, segment{kind: segPara, text: line, newBlock: newBlock, normalized: true})
 		newBlock = false
 	}
 	return segs
@@ -81,7 +81,7 @@ func continues(prev, next string, width int) bool {
 	if strings.ContainsRune(".!?:;\"”»)…", r) {
 		return false
 	}
-	return !reArrowLink.MatchString(next) && !reDraftMark.MatchString(next)
+	return !reArrowLink.MatchString(next) && !hasDraftMark(next)
 }
 
 // normalize returns s in NFC with zero-width characters removed and every
@@ -91,14 +91,18 @@ func normalize(s string) string {
 	if s == "" {
 		return ""
 	}
-	s = norm.NFC.String(s)
+	if !norm.NFC.IsNormalString(s) {
+		s = norm.NFC.String(s)
+	}
+	if isTidy(s) {
+		return s // most lines: nothing to rebuild
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
 	for _, r := range s {
 		switch {
-		case r == '\u200b' || r == '\u200c' || r == '\u2060' || r == '\ufeff' || r == '\u00ad':
-			// zero-width space and non-joiner, word joiner, BOM, soft hyphen
+		case isInvisible(r):
 		case unicode.IsSpace(r) || r == '\u00a0' || r == '\u202f' || r == '\u2007':
 			space = true
 		case unicode.IsControl(r):
@@ -111,4 +115,32 @@ func normalize(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// isInvisible: zero-width space and non-joiner, word joiner, BOM, soft
+// hyphen.
+func isInvisible(r rune) bool {
+	return r == '\u200b' || r == '\u200c' || r == '\u2060' || r == '\ufeff' || r == '\u00ad'
+}
+
+// isTidy: no space at either end, no two spaces together, no space but
+// U+0020, nothing invisible or control.
+func isTidy(s string) bool {
+	prevSpace := true
+	for _, r := range s {
+		switch {
+		case r == ' ':
+			if prevSpace {
+				return false
+			}
+			prevSpace = true
+			continue
+		case r < 0x20 || r == 0x7f:
+			return false
+		case r >= 0x80 && (isInvisible(r) || unicode.IsSpace(r) || unicode.IsControl(r)):
+			return false
+		}
+		prevSpace = false
+	}
+	return !prevSpace
 }
