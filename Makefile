@@ -10,7 +10,9 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 BUF_VERSION := v1.75.0
 PROTOC_GEN_GO_VERSION := v1.36.12
 
-.PHONY: dev build test check proto proto-check tools
+FUZZTIME ?= 15s
+
+.PHONY: dev build test check fuzz bench proto proto-check tools
 dev:
 	go run ./cmd/pressline dev
 
@@ -19,6 +21,19 @@ build:
 
 test: tools
 	go test -race -count=1 -timeout 20m ./...
+
+# Each fuzz target for a bounded time; failures are saved under the
+# package's testdata/fuzz and fail the run.
+fuzz:
+	go test ./pkg/cleaner -run '^$$' -fuzz '^FuzzCleanText$$' -fuzztime $(FUZZTIME)
+	go test ./pkg/cleaner -run '^$$' -fuzz '^FuzzCleanHTML$$' -fuzztime $(FUZZTIME)
+	go test ./pkg/cleaner -run '^$$' -fuzz '^FuzzCleanNinjs$$' -fuzztime $(FUZZTIME)
+
+# The benchmarks behind docs/benchmarks.md.
+bench: tools
+	go test ./pkg/cleaner -run '^$$' -bench . -benchtime 3s -cpu 1
+	go test ./pkg/bus -run '^$$' -bench BenchmarkPublish -benchtime 3s
+	go test ./cmd/pressline -run '^$$' -bench BenchmarkPipeline -benchtime 2000x
 
 # Static checks CI runs besides the tests.
 check: tools proto-check
