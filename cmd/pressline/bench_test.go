@@ -46,9 +46,9 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	close(work)
 	wg.Wait()
-	var pub map[string][]time.Time
+	var pub map[string][]publication
 	waitFor(b, "all published", 5*time.Minute, func() bool {
-		pub = e.publishedAt(b)
+		pub = e.publications(b)
 		for _, id := range ids {
 			if len(pub[id]) == 0 {
 				return false
@@ -60,7 +60,7 @@ func BenchmarkPipeline(b *testing.B) {
 	b.StopTimer()
 	lat := make([]float64, b.N)
 	for i, id := range ids {
-		lat[i] = pub[id][0].Sub(sent[i]).Seconds() * 1000
+		lat[i] = pub[id][0].at.Sub(sent[i]).Seconds() * 1000
 	}
 	slices.Sort(lat)
 	pct := func(q float64) float64 { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }

@@ -31,14 +31,9 @@ const devNewsroom = "dev"
 
 // cmdDev runs the whole pipeline in one process on embedded NATS and S3.
 func cmdDev(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	var cfg config.Config
-	envErr := cfg.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	cfg, fs, err := parseConfig("dev", args, "pressline dev [flags]")
+	if err != nil {
 		return err
-	}
-	if envErr != nil {
-		return envErr
 	}
 	if cfg.S3AccessKey == "" {
 		cfg.S3AccessKey, cfg.S3SecretKey = devS3Access, devS3Secret
@@ -82,7 +77,7 @@ func cmdDev(ctx context.Context, args []string) error {
 	}
 	defer s3.Close()
 
-	d, err := connect(ctx, &cfg, log)
+	d, err := connect(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

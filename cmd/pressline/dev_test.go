@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pressline/pressline/pkg/testenv"
 )
 
 // TestDevCommand runs the README's two commands as a person would: it
@@ -28,12 +30,12 @@ func TestDevCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, site, ops, s3 := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	api, site, ops, s3 := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	env := append(os.Environ(),
 		"PRESSLINE_DATA_DIR="+filepath.Join(dir, "data"),
 		"PRESSLINE_HTTP_ADDR="+api, "PRESSLINE_SITE_ADDR="+site, "PRESSLINE_OPS_ADDR="+ops,
 		"PRESSLINE_SITE_URL=http://"+site, "PRESSLINE_S3_ENDPOINT="+s3,
-		"PRESSLINE_NATS_URL=nats://"+freeAddr(t),
+		"PRESSLINE_NATS_URL=nats://"+testenv.FreeAddr(t),
 		"PRESSLINE_SERVER=http://"+api)
 
 	dev := exec.Command(bin, "dev")

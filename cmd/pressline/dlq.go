@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -13,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/pressline/pressline/pkg/bus"
-	"github.com/pressline/pressline/pkg/config"
 )
 
 func cmdDLQ(ctx context.Context, args []string, stdout io.Writer) error {
@@ -21,14 +19,9 @@ func cmdDLQ(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("usage: pressline dlq list | pressline dlq replay ID")
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("dlq "+sub, flag.ContinueOnError)
-	var cfg config.Config
-	envErr := cfg.Register(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	cfg, fs, err := parseConfig("dlq "+sub, args[1:], "pressline dlq list | pressline dlq replay ID")
+	if err != nil {
 		return err
-	}
-	if envErr != nil {
-		return envErr
 	}
 	nc, err := nats.Connect(cfg.NATSURL, nats.Name("pressline dlq"))
 	if err != nil {

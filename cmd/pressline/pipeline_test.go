@@ -51,7 +51,7 @@ func newEnvWith(t testing.TB, sites, workers string) *env {
 	if err := fs.Parse([]string{
 		"--nats-url=" + srv.ClientURL(), "--s3-endpoint=" + s3cfg.Endpoint,
 		"--s3-access-key=" + s3cfg.AccessKey, "--s3-secret-key=" + s3cfg.SecretKey,
-		"--http-addr=" + freeAddr(t), "--newsrooms=quocoai:" + testToken + ":" + sites,
+		"--http-addr=" + testenv.FreeAddr(t), "--newsrooms=quocoai:" + testToken + ":" + sites,
 		"--site-url=http://news.test", "--workers=" + workers, "--inline-limit=4096",
 	}); err != nil {
 		t.Fatal(err)
@@ -148,17 +148,23 @@ func (e *env) submitAs(t testing.TB, body []byte, contentType string) string {
 	return acc.ID
 }
 
-// published reads every publication event so far, by article id.
-func (e *env) published(t testing.TB) map[string][]*pb.ArticlePublished {
+// publication is one event on the sites stream and when it was stored.
+type publication struct {
+	ev *pb.ArticlePublished
+	at time.Time
+}
+
+// publications reads every publication event so far, by article id.
+func (e *env) publications(t testing.TB) map[string][]publication {
 	t.Helper()
 	ctx := context.Background()
 	c, err := e.js.OrderedConsumer(ctx, bus.StreamSites, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]*pb.ArticlePublished{}
+	out := map[string][]publication{}
 	for {
-		msgs, err := c.FetchNoWait(500)
+		msgs, err := c.FetchNoWait(1000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +178,12 @@ func (e *env) published(t testing.TB) map[string][]*pb.ArticlePublished {
 			if m.Subject() != bus.SiteSubject(ev.Site, "published") {
 				t.Errorf("event for site %s on subject %s", ev.Site, m.Subject())
 			}
-			out[ev.GetArticle().GetId()] = append(out[ev.GetArticle().GetId()], ev)
+			meta, err := m.Metadata()
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := ev.GetArticle().GetId()
+			out[id] = append(out[id], publication{ev: ev, at: meta.Timestamp})
 		}
 		if n == 0 {
 			return out
@@ -180,34 +191,15 @@ func (e *env) published(t testing.TB) map[string][]*pb.ArticlePublished {
 	}
 }
 
-// publishedAt reads when each publication event was stored, by article id.
-func (e *env) publishedAt(t testing.TB) map[string][]time.Time {
-	t.Helper()
-	ctx := context.Background()
-	c, err := e.js.OrderedConsumer(ctx, bus.StreamSites, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][]time.Time{}
-	for {
-		msgs, err := c.FetchNoWait(1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range msgs.Messages() {
-			n++
-			meta, err := m.Metadata()
-			if err != nil {
-				t.Fatal(err)
-			}
-			id := m.Headers().Get(bus.HeaderArticleID)
-			out[id] = append(out[id], meta.Timestamp)
-		}
-		if n == 0 {
-			return out
+// published is publications without the times.
+func (e *env) published(t testing.TB) map[string][]*pb.ArticlePublished {
+	out := map[string][]*pb.ArticlePublished{}
+	for id, ps := range e.publications(t) {
+		for _, p := range ps {
+			out[id] = append(out[id], p.ev)
 		}
 	}
+	return out
 }
 
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
@@ -441,14 +433,4 @@ func TestPoisonArticle(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "replayed article published", 10*time.Second, func() bool { return len(e.published(t)["01POISON"]) == 1 })
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

@@ -12,18 +12,9 @@ import (
 
 // cmdRun runs the named services against external NATS and S3.
 func cmdRun(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	var cfg config.Config
-	envErr := cfg.Register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: pressline run [flags] SERVICE...\nservices: %v\n\n", allServices)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	cfg, fs, err := parseConfig("run", args, fmt.Sprintf("pressline run [flags] SERVICE...\nservices: %v", allServices))
+	if err != nil {
 		return err
-	}
-	if envErr != nil {
-		return envErr
 	}
 	if err := cfg.Validate(true); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
@@ -38,7 +29,7 @@ func cmdRun(ctx context.Context, args []string) error {
 		}
 	}
 	log := newLogger(cfg.LogFormat)
-	d, err := connect(ctx, &cfg, log)
+	d, err := connect(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -50,4 +41,20 @@ func cmdRun(ctx context.Context, args []string) error {
 	runners = append(runners, d.opsRunner(cfg.OpsAddr))
 	log.Info("running", "services", names, "pid", os.Getpid(), "ops", cfg.OpsAddr)
 	return runAll(ctx, log, runners)
+}
+
+// parseConfig reads a command's flags, with PRESSLINE_* variables behind
+// them; it does not validate, as each command needs different settings.
+func parseConfig(name string, args []string, usage string) (*config.Config, *flag.FlagSet, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	var cfg config.Config
+	envErr := cfg.Register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s\n\n", usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	return &cfg, fs, envErr
 }

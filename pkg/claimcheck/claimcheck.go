@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/pressline/pressline/pkg/blob"
 	"github.com/pressline/pressline/pkg/fault"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
@@ -51,4 +53,18 @@ func Open(ctx context.Context, s Store, p *pb.Payload) ([]byte, error) {
 	default:
 		return nil, fault.Permanent(fmt.Errorf("claimcheck: payload has no content"))
 	}
+}
+
+// OpenMessage opens a payload that holds a serialized protobuf message
+// and decodes it into m. Content that does not decode is permanent: the
+// same bytes will not decode on a retry.
+func OpenMessage(ctx context.Context, s Store, p *pb.Payload, m proto.Message) error {
+	data, err := Open(ctx, s, p)
+	if err != nil {
+		return err
+	}
+	if err := proto.Unmarshal(data, m); err != nil {
+		return fault.Permanent(fmt.Errorf("claimcheck: decode %T: %w", m, err))
+	}
+	return nil
 }

@@ -64,7 +64,7 @@ func decode(raw []byte, declared, htmlDeclared string) (string, error) {
 
 func checkUTF8(b []byte) (string, error) {
 	if !utf8.Valid(b) {
-		return "", fmt.Errorf("%w (declared UTF-8, first bad byte at offset %d)", ErrNotUTF8, firstInvalid(b))
+		return "", fmt.Errorf("%w (declared UTF-8, first bad byte at offset %d)", ErrNotUTF8, FirstInvalidUTF8(b))
 	}
 	return string(b), nil
 }
@@ -102,7 +102,9 @@ func nulPattern(b []byte) (le, be bool) {
 	return odd*10 >= pairs*7 && even == 0, even*10 >= pairs*7 && odd == 0
 }
 
-func firstInvalid(b []byte) int {
+// FirstInvalidUTF8 is the offset of the first byte of b that is not valid
+// UTF-8, or -1; errors name it so a sender can find the bad spot.
+func FirstInvalidUTF8(b []byte) int {
 	for i := 0; i < len(b); {
 		r, n := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && n <= 1 {

@@ -212,17 +212,10 @@ func (b *builder) body(segs []segment) {
 		case b.takeSource(t):
 		case hasDraftMark(t):
 			i = b.draftMarker(segs, i)
-		case reImageName.MatchString(t) || reImageLabel.MatchString(t):
-			img := &pb.Image{Alt: t}
-			if reImageName.MatchString(t) {
-				img.Src, img.Alt = t, ""
-			}
-			if i+1 < len(segs) && isCaption(segs[i+1]) {
-				i++
-				img.Caption, img.Credit = splitCredit(segs[i].text)
-			}
-			i = b.creditAfter(img, segs, i)
-			b.content = append(b.content, imageBlock(img))
+		case reImageName.MatchString(t):
+			i = b.placeholderImage(&pb.Image{Src: t}, segs, i)
+		case reImageLabel.MatchString(t):
+			i = b.placeholderImage(&pb.Image{Alt: t}, segs, i)
 		case isCreditOnly(t):
 			b.warn("orphan_photo_credit", "a photo credit with no photo was removed: %q", t)
 		case reRelatedHead.MatchString(t):
@@ -247,13 +240,7 @@ func (b *builder) draftMarker(segs []segment, i int) int {
 	rest := normalize(reDraftMark.ReplaceAllString(segs[i].text, " "))
 	switch {
 	case rest == "":
-		img := &pb.Image{}
-		if i+1 < len(segs) && isCaption(segs[i+1]) {
-			i++
-			img.Caption, img.Credit = splitCredit(segs[i].text)
-		}
-		i = b.creditAfter(img, segs, i)
-		b.content = append(b.content, imageBlock(img))
+		i = b.placeholderImage(&pb.Image{}, segs, i)
 	case isTitleLike(rest):
 		b.a.Related = append(b.a.Related, &pb.RelatedLink{Title: rest, Url: segs[i].href})
 	default:
@@ -262,6 +249,19 @@ func (b *builder) draftMarker(segs []segment, i int) int {
 		b.content = append(b.content, b.textBlock(s))
 		b.warn("draft_marker_removed", "a CMS draft marker was removed from a paragraph: %q", excerpt(rest))
 	}
+	return i
+}
+
+// placeholderImage adds the image a text placeholder stands for at
+// segs[i], with the caption and credit lines that follow it, and returns
+// the index of the last segment it used.
+func (b *builder) placeholderImage(img *pb.Image, segs []segment, i int) int {
+	if i+1 < len(segs) && isCaption(segs[i+1]) {
+		i++
+		img.Caption, img.Credit = splitCredit(segs[i].text)
+	}
+	i = b.creditAfter(img, segs, i)
+	b.content = append(b.content, imageBlock(img))
 	return i
 }
 

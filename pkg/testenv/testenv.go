@@ -53,7 +53,7 @@ func MinIO(t testing.TB) blob.Config {
 	if err != nil {
 		t.Fatalf("minio: %v", err)
 	}
-	addr, console := freeAddr(t), freeAddr(t)
+	addr, console := FreeAddr(t), FreeAddr(t)
 	user, pass := "pressline", randomHex(16)
 	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console, t.TempDir())
 	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+user, "MINIO_ROOT_PASSWORD="+pass,
@@ -147,7 +147,8 @@ func CacheDir() (string, error) {
 	return filepath.Join(d, "pressline"), nil
 }
 
-func freeAddr(t testing.TB) string {
+// FreeAddr returns a loopback host:port that was free a moment ago.
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

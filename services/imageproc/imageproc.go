@@ -66,13 +66,9 @@ func (s *Service) handleCleaned(ctx context.Context, m *bus.Msg) error {
 		return fault.Permanent(fmt.Errorf("imageproc %s: decode event: %w", m.ArticleID, err))
 	}
 	ref := ev.GetArticle()
-	data, err := claimcheck.Open(ctx, s.cfg.Blobs, ev.GetContent())
-	if err != nil {
-		return fmt.Errorf("imageproc %s: %w", ref.GetId(), err)
-	}
 	var article pb.Article
-	if err := proto.Unmarshal(data, &article); err != nil {
-		return fault.Permanent(fmt.Errorf("imageproc %s: decode article: %w", ref.GetId(), err))
+	if err := claimcheck.OpenMessage(ctx, s.cfg.Blobs, ev.GetContent(), &article); err != nil {
+		return fmt.Errorf("imageproc %s: %w", ref.GetId(), err)
 	}
 	images := 0
 	for _, b := range article.GetBlocks() {

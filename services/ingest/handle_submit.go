@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pressline/pressline/pkg/bus"
+	"github.com/pressline/pressline/pkg/cleaner"
 	"github.com/pressline/pressline/pkg/config"
 	"github.com/pressline/pressline/pkg/status"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
@@ -120,7 +121,7 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	// page may declare its charset inside, which the cleaner reads.
 	if (charset == "" || charset == "utf-8") && mediaType != "text/html" && !utf8.Valid(body) {
 		writeProblem(w, problem{Status: http.StatusUnprocessableEntity, Type: "invalid-utf8", Field: "body",
-			Detail: fmt.Sprintf("the body is not valid UTF-8 (first bad byte at offset %d); declare its charset or convert it", firstInvalid(body))})
+			Detail: fmt.Sprintf("the body is not valid UTF-8 (first bad byte at offset %d); declare its charset or convert it", cleaner.FirstInvalidUTF8(body))})
 		return
 	}
 
@@ -176,15 +177,4 @@ func (s *Service) accept(ctx context.Context, ref *pb.ArticleRef, body []byte, c
 		s.log.Warn("status not recorded", "article_id", ref.Id, "err", err)
 	}
 	return nil
-}
-
-func firstInvalid(b []byte) int {
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n <= 1 {
-			return i
-		}
-		i += n
-	}
-	return -1
 }

@@ -21,13 +21,9 @@ func (s *Service) handleMediaReady(ctx context.Context, m *bus.Msg) error {
 		return fault.Permanent(fmt.Errorf("publish %s: decode event: %w", m.ArticleID, err))
 	}
 	ref := ev.GetArticle()
-	data, err := claimcheck.Open(ctx, s.cfg.Blobs, ev.GetContent())
-	if err != nil {
-		return fmt.Errorf("publish %s: %w", ref.GetId(), err)
-	}
 	var article pb.Article
-	if err := proto.Unmarshal(data, &article); err != nil {
-		return fault.Permanent(fmt.Errorf("publish %s: decode article: %w", ref.GetId(), err))
+	if err := claimcheck.OpenMessage(ctx, s.cfg.Blobs, ev.GetContent(), &article); err != nil {
+		return fmt.Errorf("publish %s: %w", ref.GetId(), err)
 	}
 	if len(ref.GetSites()) == 0 {
 		return fault.Permanent(fmt.Errorf("publish %s: newsroom %q publishes to no site", ref.GetId(), ref.GetNewsroom()))
