@@ -35,7 +35,11 @@ func cmdClean(_ context.Context, args []string, stdin io.Reader, stdout io.Write
 	if err != nil {
 		return err
 	}
-	rules.TimeZone = *tz
+	// An explicit --tz wins; otherwise the house rules' zone, then the
+	// newsroom default.
+	if isSet(fs, "tz") || rules.TimeZone == "" {
+		rules.TimeZone = *tz
+	}
 	c, err := cleaner.New(rules)
 	if err != nil {
 		return err

@@ -121,7 +121,9 @@ func (d *deps) build(names []string) ([]runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules.TimeZone = d.cfg.TimeZone
+	if rules.TimeZone == "" {
+		rules.TimeZone = d.cfg.TimeZone // the house rules' own zone wins
+	}
 	cl, err := cleaner.New(rules)
 	if err != nil {
 		return nil, err

@@ -73,6 +73,15 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	if cfg.MaxAttempts < 1 {
 		cfg.MaxAttempts = 1
 	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 500 * time.Millisecond
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = max(time.Minute, cfg.MinBackoff)
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 30 * time.Second
+	}
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, StreamArticles, jetstream.ConsumerConfig{
 		Durable:       cfg.Stage,
 		Description:   "Pressline stage " + cfg.Stage,
