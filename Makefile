@@ -1,6 +1,7 @@
 # Pressline's two commands: `make dev` runs the whole pipeline on embedded
 # servers, `make test` runs every test. Tools the tests need are installed
-# into $(CACHE) (outside the repository) the first time.
+# into $(CACHE) (outside the repository) the first time; libvips comes from
+# Debian (`make deps`, as root).
 CACHE ?= $(or $(PRESSLINE_CACHE),$(HOME)/.cache/pressline)
 BIN := $(CACHE)/bin
 export PATH := $(BIN):$(PATH)
@@ -12,14 +13,18 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 
 FUZZTIME ?= 15s
 
-.PHONY: dev build test check fuzz bench proto proto-check tools
-dev:
+.PHONY: dev build test check fuzz bench proto proto-check tools deps
+dev: deps
 	go run ./cmd/pressline dev
 
-build:
+# libvips for image renditions (cgo), when the machine lacks it.
+deps:
+	@pkg-config --exists vips 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pkg-config libvips-dev libvips-tools; }
+
+build: deps
 	go build -o bin/pressline ./cmd/pressline
 
-test: tools
+test: deps tools
 	go test -race -count=1 -timeout 20m ./...
 
 # Each fuzz target for a bounded time; failures are saved under the
@@ -28,10 +33,12 @@ fuzz:
 	go test ./pkg/cleaner -run '^$$' -fuzz '^FuzzCleanText$$' -fuzztime $(FUZZTIME)
 	go test ./pkg/cleaner -run '^$$' -fuzz '^FuzzCleanHTML$$' -fuzztime $(FUZZTIME)
 	go test ./pkg/cleaner -run '^$$' -fuzz '^FuzzCleanNinjs$$' -fuzztime $(FUZZTIME)
+	go test ./pkg/imaging -run '^$$' -fuzz '^FuzzProcess$$' -fuzztime $(FUZZTIME)
 
 # The benchmarks behind docs/benchmarks.md.
 bench: tools
 	go test ./pkg/cleaner -run '^$$' -bench . -benchtime 3s -cpu 1
+	go test ./pkg/imaging -run '^$$' -bench . -benchtime 8x
 	go test ./pkg/bus -run '^$$' -bench BenchmarkPublish -benchtime 3s
 	go test ./cmd/pressline -run '^$$' -bench BenchmarkPipeline -benchtime 2000x
 

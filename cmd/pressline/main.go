@@ -22,6 +22,8 @@ usage:
                                             where an article is
   pressline clean [--format auto|text|html|ninjs] [--charset NAME] [--tz ZONE] FILE|-
                                             print the cleaned article JSON for one file
+  pressline image [--widths 320,640,…] [--formats webp,jpeg] --out DIR FILE
+                                            make web renditions of one image, print a JSON report
   pressline dlq list [flags]                dead letters, oldest first
   pressline dlq replay [flags] ID           send a dead letter back to its stage
 
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdDLQ(ctx, rest, os.Stdout)
 	case "clean":
 		return cmdClean(ctx, rest, os.Stdin, os.Stdout)
+	case "image":
+		return cmdImage(ctx, rest, os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil
