@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -20,7 +21,9 @@ import (
 	"github.com/pressline/pressline/pkg/bus"
 	"github.com/pressline/pressline/pkg/cleaner"
 	"github.com/pressline/pressline/pkg/config"
+	"github.com/pressline/pressline/pkg/imaging"
 	"github.com/pressline/pressline/pkg/ops"
+	"github.com/pressline/pressline/pkg/safefetch"
 	"github.com/pressline/pressline/pkg/status"
 	"github.com/pressline/pressline/services/clean"
 	"github.com/pressline/pressline/services/imageproc"
@@ -144,7 +147,17 @@ func (d *deps) build(names []string) ([]runner, error) {
 			r, err = clean.New(clean.Config{Bus: d.bus, Blobs: d.blobs, Status: d.status, Consumer: d.consumer(),
 				InlineLimit: d.cfg.InlineLimit, Cleaner: cl, Log: log})
 		case "imageproc":
-			r, err = imageproc.New(imageproc.Config{Bus: d.bus, Blobs: d.blobs, Status: d.status, Consumer: d.consumer(), Log: log})
+			var proc *imaging.Processor
+			var allow []netip.Prefix
+			if proc, err = d.imageProcessor(); err != nil {
+				return nil, err
+			}
+			if allow, err = safefetch.ParseAllow(d.cfg.FetchAllow); err != nil {
+				return nil, err
+			}
+			r, err = imageproc.New(imageproc.Config{Bus: d.bus, Blobs: d.blobs, Status: d.status, Consumer: d.consumer(),
+				Fetcher: safefetch.New(safefetch.Config{Allow: allow}), Processor: proc,
+				InlineLimit: d.cfg.InlineLimit, Log: log, Registerer: d.reg})
 		case "publish":
 			r, err = publish.New(publish.Config{Bus: d.bus, Blobs: d.blobs, Status: d.status, Consumer: d.consumer(),
 				SiteURL: d.cfg.SiteURL, Log: log, Registerer: d.reg})
@@ -157,6 +170,14 @@ func (d *deps) build(names []string) ([]runner, error) {
 		out = append(out, runner{name: name, run: r.Run})
 	}
 	return out, nil
+}
+
+func (d *deps) imageProcessor() (*imaging.Processor, error) {
+	var formats []imaging.Format
+	for _, f := range strings.Split(d.cfg.ImageFormats, ",") {
+		formats = append(formats, imaging.Format(strings.TrimSpace(f)))
+	}
+	return imaging.New(imaging.Config{Formats: formats})
 }
 
 // opsRunner serves /metrics, /healthz and /readyz for the process.

@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -37,9 +39,11 @@ type env struct {
 	s3  *blob.Store
 }
 
-func newEnv(t testing.TB) *env { return newEnvWith(t, "front,regional", "2") }
+func newEnv(t testing.TB, extra ...string) *env {
+	return newEnvWith(t, "front,regional", "2", extra...)
+}
 
-func newEnvWith(t testing.TB, sites, workers string) *env {
+func newEnvWith(t testing.TB, sites, workers string, extra ...string) *env {
 	t.Helper()
 	srv, nc := testenv.NATS(t)
 	s3cfg := testenv.MinIO(t)
@@ -48,12 +52,12 @@ func newEnvWith(t testing.TB, sites, workers string) *env {
 	if err := cfg.Register(fs); err != nil {
 		t.Fatal(err)
 	}
-	if err := fs.Parse([]string{
+	if err := fs.Parse(append([]string{
 		"--nats-url=" + srv.ClientURL(), "--s3-endpoint=" + s3cfg.Endpoint,
 		"--s3-access-key=" + s3cfg.AccessKey, "--s3-secret-key=" + s3cfg.SecretKey,
 		"--http-addr=" + testenv.FreeAddr(t), "--newsrooms=quocoai:" + testToken + ":" + sites,
 		"--site-url=http://news.test", "--workers=" + workers, "--inline-limit=4096",
-	}); err != nil {
+	}, extra...)); err != nil {
 		t.Fatal(err)
 	}
 	if err := cfg.Validate(true); err != nil {
@@ -349,6 +353,118 @@ func TestHTMLAndNinjsPublish(t *testing.T) {
 	for id, title := range ids {
 		if got := e.published(t)[id][0].Title; got != title {
 			t.Errorf("published title %q, want %q", got, title)
+		}
+	}
+}
+
+// TestImagesPublish posts an HTML article with two photos and one
+// decompression bomb, served from an image server on loopback (allowed
+// for the test with --fetch-allow): the photos publish with renditions
+// in S3 and in the ninjs, the bomb is left out with a warning.
+func TestImagesPublish(t *testing.T) {
+	images := httptest.NewServer(http.FileServer(http.Dir("../../pkg/imaging/testdata")))
+	defer images.Close()
+	e := newEnv(t, "--fetch-allow=127.0.0.0/8")
+	e.start(t)
+	page := fmt.Sprintf(`<h1>Hội nghị tổng kết công tác xây dựng Đảng</h1>
+<p>Sáng 15/8, Huyện ủy tổ chức hội nghị tổng kết công tác xây dựng Đảng năm 2023 với sự tham dự của hơn 200 đại biểu.</p>
+<figure><img src="%[1]s/iptc.jpg" alt="Trao giấy khen"><figcaption></figcaption></figure>
+<p>Báo cáo cho biết toàn huyện có 43 tổ chức cơ sở Đảng với trên 7.300 đảng viên, nhiều chỉ tiêu vượt kế hoạch đề ra.</p>
+<figure><img src="%[1]s/photo.jpg" alt="Toàn cảnh"><figcaption>Toàn cảnh hội nghị. Ảnh: Lê Hà</figcaption></figure>
+<p>Hội nghị đã biểu dương các tập thể, cá nhân có thành tích xuất sắc trong năm qua và đề ra nhiệm vụ cho năm tới.</p>
+<figure><img src="%[1]s/bomb.png" alt="Bom"><figcaption>Ảnh lỗi</figcaption></figure>`, images.URL)
+	id := e.submitAs(t, []byte(page), "text/html")
+	waitFor(t, "published", 30*time.Second, func() bool { return len(e.published(t)[id]) == 2 })
+
+	ctx := context.Background()
+	ev := e.published(t)[id][0]
+	raw, err := e.s3.Get(ctx, ev.NinjsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Associations []struct {
+			By           string
+			Descriptions []struct{ Value string }
+			Renditions   []struct {
+				Href   string
+				Width  int
+				Height int
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Associations) != 2 {
+		t.Fatalf("%d pictures in the ninjs, want 2:\n%s", len(doc.Associations), raw)
+	}
+	// The first photo had an empty caption: the embedded IPTC one fills
+	// it, with the embedded credit; the second keeps the article's own.
+	first, second := doc.Associations[0], doc.Associations[1]
+	if first.Descriptions[0].Value != "Ông Nguyễn Văn Thọ trao Giấy khen cho các tổ chức cơ sở Đảng" || first.By != "Báo Hà Nội Mới" {
+		t.Errorf("first picture: %+v", first)
+	}
+	if second.Descriptions[0].Value != "Toàn cảnh hội nghị." || second.By != "Lê Hà" {
+		t.Errorf("second picture: %+v", second)
+	}
+	for _, pic := range doc.Associations {
+		if len(pic.Renditions) != 6 { // 320, 640, 1024 × WebP, JPEG
+			t.Errorf("%d renditions, want 6", len(pic.Renditions))
+		}
+		for _, r := range pic.Renditions {
+			key := "public/" + strings.TrimPrefix(r.Href, "http://news.test/")
+			if info, err := e.s3.Stat(ctx, key); err != nil || info.Size == 0 {
+				t.Errorf("rendition %s not in S3: %v", key, err)
+			}
+		}
+	}
+	html, _ := e.s3.Get(ctx, ev.HtmlKey)
+	if strings.Count(string(html), "<picture>") != 2 || strings.Contains(string(html), "bomb") {
+		t.Errorf("page pictures:\n%s", html)
+	}
+	var st struct {
+		Warnings []struct{ Code, Message string }
+		History  []struct{ Stage, Detail string }
+	}
+	getJSON(t, "http://"+e.cfg.HTTPAddr+"/v1/articles/"+id, &st)
+	refused := false
+	for _, w := range st.Warnings {
+		refused = refused || (w.Code == "image_refused" && strings.Contains(w.Message, "50000 × 50000"))
+	}
+	if !refused {
+		t.Errorf("status warnings lack the refused bomb: %+v", st.Warnings)
+	}
+	for _, h := range st.History {
+		if h.Stage == "imageproc" && h.Detail != "images: 2 rendered, 1 refused" {
+			t.Errorf("imageproc detail %q", h.Detail)
+		}
+	}
+
+	// pressline image makes the same renditions, byte for byte.
+	dir := t.TempDir()
+	if err := cmdImage(ctx, []string{"--out", dir, "../../pkg/imaging/testdata/photo.jpg"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range second.Renditions {
+		name := filepath.Base(r.Href)
+		local, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := e.s3.Get(ctx, "public/"+strings.TrimPrefix(r.Href, "http://news.test/"))
+		if err != nil || !bytes.Equal(local, stored) {
+			t.Errorf("%s: pressline image and the service differ (%v)", name, err)
+		}
+	}
+
+	// The same photo in another article is not processed again.
+	again := e.submitAs(t, []byte(fmt.Sprintf(`<h1>Bài khác dùng lại ảnh</h1><p>Một bài viết khác với cùng bức ảnh hội nghị.</p><figure><img src="%s/photo.jpg"></figure>`, images.URL)), "text/html")
+	waitFor(t, "second article published", 30*time.Second, func() bool { return len(e.published(t)[again]) == 2 })
+	getJSON(t, "http://"+e.cfg.HTTPAddr+"/v1/articles/"+again, &st)
+	for _, h := range st.History {
+		if h.Stage == "imageproc" && h.Detail != "images: 1 reused" {
+			t.Errorf("second article's imageproc detail %q, want reuse", h.Detail)
 		}
 	}
 }

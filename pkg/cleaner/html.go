@@ -155,7 +155,7 @@ func pageMeta(doc *html.Node, c *Cleaner) (meta, map[string]string, []pageImage)
 		case atom.Img:
 			if src := imgSrc(n); src != "" && isContentImage(n, src) {
 				images = append(images, pageImage{after: lastText,
-					seg: segment{kind: segImage, src: src, alt: attr(n, "alt"), caption: captions[src]}})
+					seg: segment{kind: segImage, src: src, alt: attr(n, "alt"), caption: captions[src], figure: inFigure(n)}})
 			}
 		case atom.Html:
 			m.language = strings.ToLower(strings.Split(attr(n, "lang"), "-")[0])
@@ -259,6 +259,15 @@ func pageMeta(doc *html.Node, c *Cleaner) (meta, map[string]string, []pageImage)
 		m.language = strings.ToLower(ld.InLanguage)
 	}
 	return m, captions, images
+}
+
+func inFigure(n *html.Node) bool {
+	for p := n.Parent; p != nil; p = p.Parent {
+		if p.Type == html.ElementNode && p.DataAtom == atom.Figure {
+			return true
+		}
+	}
+	return false
 }
 
 var reNotContentImage = regexp.MustCompile(`(?i)(logo|icon|avatar|sprite|banner|pixel|tracking|spacer|\.svg($|\?))`)
@@ -428,7 +437,7 @@ func walkFigure(fig *html.Node, captions map[string]string, segs *[]segment) {
 	if caption == "" {
 		caption = captions[src]
 	}
-	*segs = append(*segs, segment{kind: segImage, src: src, alt: attr(img, "alt"), caption: caption})
+	*segs = append(*segs, segment{kind: segImage, src: src, alt: attr(img, "alt"), caption: caption, figure: true})
 }
 
 func walkInlineImages(n *html.Node, captions map[string]string, segs *[]segment) {

@@ -29,6 +29,9 @@ type segment struct {
 	src, alt string // images
 	caption  string // images: a figcaption from HTML
 	credit   string // images: a credit given apart from the caption
+	// figure: an image from a <figure>, whose caption (even an empty
+	// one) is its figcaption and never the next paragraph.
+	figure   bool
 	href     string // links
 	newBlock bool   // text: a blank line came before it
 	// normalized: text is NFC with spaces collapsed already.
@@ -196,7 +199,7 @@ func (b *builder) body(segs []segment) {
 			if img.Caption != "" && i+1 < len(segs) && sameText(segs[i+1].text, s.caption) {
 				i++ // the extractor kept the figcaption as a paragraph too
 			}
-			if img.Caption == "" && i+1 < len(segs) && isCaption(segs[i+1]) {
+			if img.Caption == "" && !s.figure && i+1 < len(segs) && isCaption(segs[i+1]) {
 				i++
 				img.Caption, img.Credit = splitCredit(segs[i].text)
 			}

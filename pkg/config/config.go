@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"runtime"
@@ -47,6 +48,8 @@ type Config struct {
 	SyncAlways   bool // `pressline dev`: fsync every JetStream write
 	TimeZone     string
 	HouseRules   string // JSON file of the newsroom's cleaning rules
+	FetchAllow   string // networks image fetching may reach though not public
+	ImageFormats string // rendition formats, comma-separated
 	LogFormat    string
 }
 
@@ -93,6 +96,8 @@ func (c *Config) Register(fs *flag.FlagSet) error {
 	b.boolean(&c.SyncAlways, "sync-always", true, "pressline dev: fsync every JetStream write (an acknowledged article survives a power cut)")
 	b.str(&c.TimeZone, "timezone", "Asia/Ho_Chi_Minh", "newsroom time zone for times written without one")
 	b.str(&c.HouseRules, "house-rules", "", "JSON file of the newsroom's house rules for cleaning (debris patterns, date formats, sections, typos)")
+	b.str(&c.FetchAllow, "fetch-allow", "", "non-public networks image fetching may reach, comma-separated CIDRs (e.g. 10.0.0.0/8); loopback, private and metadata addresses are refused otherwise")
+	b.str(&c.ImageFormats, "image-formats", "webp,jpeg", "rendition formats: webp, jpeg, avif (avif is slow)")
 	b.str(&c.LogFormat, "log-format", "json", "log format: json or text")
 	return errors.Join(b.errs...)
 }
@@ -152,6 +157,19 @@ func (c *Config) Validate(needS3Creds bool) error {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("log-format", "%q must be json or text", c.LogFormat)
+	}
+	for _, p := range strings.Split(c.FetchAllow, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("fetch-allow", "%q is not a network like 10.0.0.0/8", p)
+		}
+	}
+	for _, f := range strings.Split(c.ImageFormats, ",") {
+		if f = strings.TrimSpace(f); f != "webp" && f != "jpeg" && f != "avif" {
+			bad("image-formats", "%q is not one of webp, jpeg, avif", f)
+		}
 	}
 	newsrooms, err := ParseNewsrooms(c.NewsroomSpec)
 	if err != nil {

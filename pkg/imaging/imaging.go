@@ -175,8 +175,7 @@ func (p *Processor) Process(src []byte) (*Result, error) {
 	if err := p.checkHeader(src, name); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(src)
-	res := &Result{SHA256: hex.EncodeToString(sum[:]), SourceFormat: name}
+	res := &Result{SHA256: SHA256(src), SourceFormat: name}
 
 	// The source itself, lazily: only its header and metadata are read
 	// here; libvips decodes pixels when an operation needs them.
@@ -229,6 +228,12 @@ func (p *Processor) checkHeader(src []byte, format string) error {
 		return refuse("too_many_pixels", "%d × %d pixels is over the limit of %d", cfg.Width, cfg.Height, p.cfg.MaxPixels)
 	}
 	return nil
+}
+
+// SHA256 names a source by its content, as renditions are stored.
+func SHA256(src []byte) string {
+	sum := sha256.Sum256(src)
+	return hex.EncodeToString(sum[:])
 }
 
 // widths are the configured widths no wider than the source; a source

@@ -24,25 +24,34 @@ type Meta struct {
 	URL       string // canonical public URL of the page
 	Received  time.Time
 	Published time.Time // when this version went out
+	// PublicBase is the base URL of the public prefix: a rendition stored
+	// at public/media/x/320.webp is served at PublicBase + media/x/320.webp.
+	PublicBase string
+}
+
+// mediaURL is where a stored rendition is served.
+func (m Meta) mediaURL(key string) string {
+	return strings.TrimSuffix(m.PublicBase, "/") + "/" + strings.TrimPrefix(key, "public/")
 }
 
 // Ninjs is the subset of IPTC ninjs 3.0 that Pressline fills.
 type Ninjs struct {
-	URI            string        `json:"uri"`
-	Type           string        `json:"type"`
-	Version        string        `json:"version"`
-	FirstCreated   string        `json:"firstcreated,omitempty"`
-	VersionCreated string        `json:"versioncreated"`
-	PubStatus      string        `json:"pubstatus"`
-	Language       string        `json:"language,omitempty"`
-	Headlines      []NinjsText   `json:"headlines"`
-	Descriptions   []NinjsText   `json:"descriptions,omitempty"`
-	Bodies         []NinjsBody   `json:"bodies,omitempty"`
-	By             string        `json:"by,omitempty"`
-	Located        string        `json:"located,omitempty"`
-	Slugline       string        `json:"slugline,omitempty"`
-	Infosources    []NinjsSource `json:"infosources,omitempty"`
-	ProfileURI     string        `json:"$schema,omitempty"`
+	URI            string         `json:"uri"`
+	Type           string         `json:"type"`
+	Version        string         `json:"version"`
+	FirstCreated   string         `json:"firstcreated,omitempty"`
+	VersionCreated string         `json:"versioncreated"`
+	PubStatus      string         `json:"pubstatus"`
+	Language       string         `json:"language,omitempty"`
+	Headlines      []NinjsText    `json:"headlines"`
+	Descriptions   []NinjsText    `json:"descriptions,omitempty"`
+	Bodies         []NinjsBody    `json:"bodies,omitempty"`
+	By             string         `json:"by,omitempty"`
+	Located        string         `json:"located,omitempty"`
+	Slugline       string         `json:"slugline,omitempty"`
+	Infosources    []NinjsSource  `json:"infosources,omitempty"`
+	Associations   []NinjsPicture `json:"associations,omitempty"`
+	ProfileURI     string         `json:"$schema,omitempty"`
 }
 
 // NinjsText is a headline or description.
@@ -56,6 +65,26 @@ type NinjsBody struct {
 	Role        string `json:"role"`
 	ContentType string `json:"contenttype"`
 	Value       string `json:"value"`
+}
+
+// NinjsPicture is an image of the article with its renditions.
+type NinjsPicture struct {
+	Name         string           `json:"name"`
+	Type         string           `json:"type"`
+	URI          string           `json:"uri"`
+	By           string           `json:"by,omitempty"`
+	Descriptions []NinjsText      `json:"descriptions,omitempty"`
+	Renditions   []NinjsRendition `json:"renditions"`
+}
+
+// NinjsRendition is one size and format of a picture.
+type NinjsRendition struct {
+	Name        string `json:"name"`
+	Href        string `json:"href"`
+	ContentType string `json:"contenttype"`
+	Width       int32  `json:"width"`
+	Height      int32  `json:"height"`
+	SizeInBytes int64  `json:"sizeinbytes"`
 }
 
 // NinjsSource names where the content came from.
@@ -87,6 +116,24 @@ func NinjsDoc(a *pb.Article, m Meta) ([]byte, error) {
 	if a.GetSource() != "" {
 		doc.Infosources = []NinjsSource{{Name: a.GetSource()}}
 	}
+	for i, b := range a.GetBlocks() {
+		img := b.GetImage()
+		if img.GetMedia() == nil {
+			continue
+		}
+		pic := NinjsPicture{Name: fmt.Sprintf("picture%d", i+1), Type: "picture", By: img.GetCredit()}
+		if fb := fallback(img.GetMedia()); fb != nil {
+			pic.URI = m.mediaURL(fb.GetKey())
+		}
+		if img.GetCaption() != "" {
+			pic.Descriptions = []NinjsText{{Role: "caption", Value: img.GetCaption()}}
+		}
+		for _, r := range img.GetMedia().GetRenditions() {
+			pic.Renditions = append(pic.Renditions, NinjsRendition{Name: fmt.Sprintf("%d.%s", r.GetWidth(), r.GetFormat()),
+				Href: m.mediaURL(r.GetKey()), ContentType: "image/" + r.GetFormat(), Width: r.GetWidth(), Height: r.GetHeight(), SizeInBytes: r.GetBytes()})
+		}
+		doc.Associations = append(doc.Associations, pic)
+	}
 	out, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("render ninjs %s: %w", m.ID, err)
@@ -116,7 +163,19 @@ type Renderer struct {
 
 // New parses the page templates.
 func New() (*Renderer, error) {
-	t, err := template.ParseFS(templates, "templates/*.html")
+	t, err := template.New("").Funcs(template.FuncMap{
+		"srcset": func(m Meta, media *pb.Media, format string) string {
+			var parts []string
+			for _, r := range media.GetRenditions() {
+				if r.GetFormat() == format {
+					parts = append(parts, fmt.Sprintf("%s %dw", m.mediaURL(r.GetKey()), r.GetWidth()))
+				}
+			}
+			return strings.Join(parts, ", ")
+		},
+		"fallback": fallback,
+		"mediaURL": func(m Meta, key string) string { return m.mediaURL(key) },
+	}).ParseFS(templates, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("render: templates: %w", err)
 	}
@@ -136,6 +195,24 @@ func (r *Renderer) Page(a *pb.Article, m Meta) ([]byte, error) {
 		return nil, fmt.Errorf("render page %s: %w", m.ID, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// fallback is the rendition an <img> without srcset support shows: the
+// widest JPEG no wider than 1024 pixels, else the narrowest JPEG.
+func fallback(media *pb.Media) *pb.Rendition {
+	var best *pb.Rendition
+	for _, r := range media.GetRenditions() {
+		if r.GetFormat() != "jpeg" {
+			continue
+		}
+		switch {
+		case best == nil,
+			r.GetWidth() <= 1024 && r.GetWidth() > best.GetWidth(),
+			best.GetWidth() > 1024 && r.GetWidth() < best.GetWidth():
+			best = r
+		}
+	}
+	return best
 }
 
 // bodyHTML is the body as an HTML fragment, for ninjs's text/html body.

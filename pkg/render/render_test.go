@@ -74,3 +74,47 @@ func TestNinjs(t *testing.T) {
 		t.Errorf("headline = %v", h)
 	}
 }
+
+func TestPictures(t *testing.T) {
+	media := &pb.Media{Sha256: "abc", Width: 1200, Height: 800, Color: "#917374", Renditions: []*pb.Rendition{
+		{Key: "public/media/abc/320.webp", Width: 320, Height: 213, Format: "webp", Bytes: 10},
+		{Key: "public/media/abc/320.jpeg", Width: 320, Height: 213, Format: "jpeg", Bytes: 11},
+		{Key: "public/media/abc/1024.webp", Width: 1024, Height: 683, Format: "webp", Bytes: 12},
+		{Key: "public/media/abc/1024.jpeg", Width: 1024, Height: 683, Format: "jpeg", Bytes: 13},
+	}}
+	a := &pb.Article{Title: "Ảnh", Blocks: []*pb.Block{{Kind: &pb.Block_Image{Image: &pb.Image{
+		Alt: `Cầu "mới"`, Caption: "Cầu Tứ Liên", Credit: "Minh Anh", Media: media}}}}}
+	m := meta
+	m.PublicBase = "http://127.0.0.1:8081/"
+	r, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := r.Page(a, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`srcset="http://127.0.0.1:8081/media/abc/320.webp 320w, http://127.0.0.1:8081/media/abc/1024.webp 1024w"`,
+		`<img src="http://127.0.0.1:8081/media/abc/1024.jpeg"`, `width="1024" height="683"`, `loading="lazy"`,
+		`alt="Cầu &#34;mới&#34;"`, `style="background:#917374"`, `<figcaption>Cầu Tứ Liên <span class="credit">Minh Anh</span>`,
+	} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("page lacks %s\n%s", want, page)
+		}
+	}
+	doc, err := NinjsDoc(a, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parsed struct {
+		Associations []NinjsPicture `json:"associations"`
+	}
+	if err := json.Unmarshal(doc, &parsed); err != nil {
+		t.Fatal(err)
+	}
+	if len(parsed.Associations) != 1 || len(parsed.Associations[0].Renditions) != 4 ||
+		parsed.Associations[0].URI != "http://127.0.0.1:8081/media/abc/1024.jpeg" || parsed.Associations[0].By != "Minh Anh" {
+		t.Errorf("associations: %s", doc)
+	}
+}

@@ -1,20 +1,21 @@
-// Package imageproc is the stage between clean and publish that will make
-// web renditions of every image. At this step it makes none: it passes each
-// article on as pressline.article.media_ready, and records in the status
-// how many images went without renditions.
+// Package imageproc is the stage that makes web renditions of every image
+// in an article (see pkg/imaging), stores them content-addressed under
+// public/media/<sha256>/, attaches them to the image blocks, and emits
+// pressline.article.media_ready. An image that cannot be had or is
+// refused is left out with a warning; the article still goes on.
 package imageproc
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pressline/pressline/pkg/bus"
 	"github.com/pressline/pressline/pkg/claimcheck"
-	"github.com/pressline/pressline/pkg/fault"
+	"github.com/pressline/pressline/pkg/imaging"
 	"github.com/pressline/pressline/pkg/status"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
@@ -28,66 +29,55 @@ type (
 		Record(ctx context.Context, ref *pb.ArticleRef, step status.Step) error
 		MarkFailed(stage string) func(ctx context.Context, m *bus.Msg, err error)
 	}
+	fetcher interface {
+		Get(ctx context.Context, url string) ([]byte, string, error)
+	}
 )
 
 // Stage is this stage's name.
 const Stage = "imageproc"
 
+// MediaPrefix is where renditions are stored: public, so pages can use
+// them, and by the source's hash, so one photo is processed once.
+const MediaPrefix = "public/media/"
+
 // Config holds the stage's dependencies.
 type Config struct {
-	Bus      eventBus
-	Blobs    claimcheck.Store
-	Status   statusRecorder
-	Consumer bus.ConsumerConfig
-	Log      *slog.Logger
+	Bus         eventBus
+	Blobs       claimcheck.Store
+	Status      statusRecorder
+	Fetcher     fetcher
+	Processor   *imaging.Processor
+	Consumer    bus.ConsumerConfig
+	InlineLimit int
+	Log         *slog.Logger
+	Registerer  prometheus.Registerer
 }
 
 // Service is the imageproc stage.
-type Service struct{ cfg Config }
+type Service struct {
+	cfg    Config
+	images *prometheus.CounterVec
+}
 
 // New builds the stage.
 func New(cfg Config) (*Service, error) {
-	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil {
-		return nil, errors.New("imageproc: Bus, Blobs and Status are required")
+	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil || cfg.Fetcher == nil || cfg.Processor == nil {
+		return nil, errors.New("imageproc: Bus, Blobs, Status, Fetcher and Processor are required")
 	}
 	cfg.Consumer.Stage, cfg.Consumer.Subject = Stage, bus.SubjectCleaned
 	cfg.Consumer.OnGiveUp = cfg.Status.MarkFailed(Stage)
-	return &Service{cfg: cfg}, nil
+	s := &Service{cfg: cfg, images: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "pressline", Subsystem: "imageproc", Name: "images_total",
+		Help: "Images handled, by outcome: rendered, reused (same source seen before), refused (limits, corrupt, unsupported), unreachable, no_source.",
+	}, []string{"outcome"})}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(s.images)
+	}
+	return s, nil
 }
 
 // Run consumes until ctx is cancelled, then finishes in-flight articles.
 func (s *Service) Run(ctx context.Context) error {
 	return s.cfg.Bus.Consume(ctx, s.cfg.Consumer, s.handleCleaned)
-}
-
-func (s *Service) handleCleaned(ctx context.Context, m *bus.Msg) error {
-	var ev pb.ArticleCleaned
-	if err := proto.Unmarshal(m.Data, &ev); err != nil {
-		return fault.Permanent(fmt.Errorf("imageproc %s: decode event: %w", m.ArticleID, err))
-	}
-	ref := ev.GetArticle()
-	var article pb.Article
-	if err := claimcheck.OpenMessage(ctx, s.cfg.Blobs, ev.GetContent(), &article); err != nil {
-		return fmt.Errorf("imageproc %s: %w", ref.GetId(), err)
-	}
-	images := 0
-	for _, b := range article.GetBlocks() {
-		if b.GetImage() != nil {
-			images++
-		}
-	}
-	// The content is unchanged, so the payload travels on as it came.
-	out := &pb.MediaReady{Article: ref, Content: ev.GetContent()}
-	if err := s.cfg.Bus.Publish(ctx, bus.SubjectMediaReady, bus.MsgID(ref, "media_ready"), ref, out); err != nil {
-		return fmt.Errorf("imageproc %s: %w", ref.GetId(), err)
-	}
-	detail := "no images"
-	if images > 0 {
-		detail = fmt.Sprintf("%d images passed on without renditions (rendition making is not built yet)", images)
-	}
-	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: Stage, State: status.MediaReady, Detail: detail}); err != nil {
-		return fmt.Errorf("imageproc %s: %w", ref.GetId(), err)
-	}
-	m.Log.Info("media ready", "images", images)
-	return nil
 }

@@ -37,7 +37,7 @@ func (s *Service) handleMediaReady(ctx context.Context, m *bus.Msg) error {
 	for _, site := range ref.GetSites() {
 		url := ArticleURL(s.cfg.SiteURL, site, ref.GetId())
 		meta := render.Meta{ID: ref.GetId(), Version: ref.GetVersion(), Site: site, URL: url,
-			Received: ref.GetReceivedAt().AsTime(), Published: now}
+			Received: ref.GetReceivedAt().AsTime(), Published: now, PublicBase: s.cfg.SiteURL}
 		ninjs, err := render.NinjsDoc(&article, meta)
 		if err != nil {
 			return fault.Permanent(err)

@@ -418,10 +418,12 @@ func (x *Quote) GetText() string {
 type Image struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Where the source image is: an S3 key for uploads, or a URL.
-	Src           string `protobuf:"bytes,1,opt,name=src,proto3" json:"src,omitempty"`
-	Alt           string `protobuf:"bytes,2,opt,name=alt,proto3" json:"alt,omitempty"`
-	Caption       string `protobuf:"bytes,3,opt,name=caption,proto3" json:"caption,omitempty"`
-	Credit        string `protobuf:"bytes,4,opt,name=credit,proto3" json:"credit,omitempty"`
+	Src     string `protobuf:"bytes,1,opt,name=src,proto3" json:"src,omitempty"`
+	Alt     string `protobuf:"bytes,2,opt,name=alt,proto3" json:"alt,omitempty"`
+	Caption string `protobuf:"bytes,3,opt,name=caption,proto3" json:"caption,omitempty"`
+	Credit  string `protobuf:"bytes,4,opt,name=credit,proto3" json:"credit,omitempty"`
+	// Web renditions, set by imageproc; empty until then.
+	Media         *Media `protobuf:"bytes,5,opt,name=media,proto3" json:"media,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -484,6 +486,207 @@ func (x *Image) GetCredit() string {
 	return ""
 }
 
+func (x *Image) GetMedia() *Media {
+	if x != nil {
+		return x.Media
+	}
+	return nil
+}
+
+// Media is what imageproc made of an image's source.
+type Media struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// SHA-256 of the source; renditions are stored under media/<sha256>/.
+	Sha256 string `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// Size as displayed, after the EXIF orientation.
+	Width      int32        `protobuf:"varint,2,opt,name=width,proto3" json:"width,omitempty"`
+	Height     int32        `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	Renditions []*Rendition `protobuf:"bytes,4,rep,name=renditions,proto3" json:"renditions,omitempty"`
+	// BlurHash of the image, for a placeholder while it loads.
+	Blurhash string `protobuf:"bytes,5,opt,name=blurhash,proto3" json:"blurhash,omitempty"`
+	// Average colour, #rrggbb.
+	Color string `protobuf:"bytes,6,opt,name=color,proto3" json:"color,omitempty"`
+	// What the photographer embedded (IPTC/XMP), kept apart from the
+	// article's own caption and credit, which it only fills when empty.
+	EmbeddedCaption string `protobuf:"bytes,7,opt,name=embedded_caption,json=embeddedCaption,proto3" json:"embedded_caption,omitempty"`
+	Creator         string `protobuf:"bytes,8,opt,name=creator,proto3" json:"creator,omitempty"`
+	Copyright       string `protobuf:"bytes,9,opt,name=copyright,proto3" json:"copyright,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Media) Reset() {
+	*x = Media{}
+	mi := &file_pressline_v1_article_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Media) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Media) ProtoMessage() {}
+
+func (x *Media) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Media.ProtoReflect.Descriptor instead.
+func (*Media) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Media) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *Media) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *Media) GetHeight() int32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *Media) GetRenditions() []*Rendition {
+	if x != nil {
+		return x.Renditions
+	}
+	return nil
+}
+
+func (x *Media) GetBlurhash() string {
+	if x != nil {
+		return x.Blurhash
+	}
+	return ""
+}
+
+func (x *Media) GetColor() string {
+	if x != nil {
+		return x.Color
+	}
+	return ""
+}
+
+func (x *Media) GetEmbeddedCaption() string {
+	if x != nil {
+		return x.EmbeddedCaption
+	}
+	return ""
+}
+
+func (x *Media) GetCreator() string {
+	if x != nil {
+		return x.Creator
+	}
+	return ""
+}
+
+func (x *Media) GetCopyright() string {
+	if x != nil {
+		return x.Copyright
+	}
+	return ""
+}
+
+// Rendition is one stored web version of an image.
+type Rendition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// S3 key, under the public prefix.
+	Key    string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Width  int32  `protobuf:"varint,2,opt,name=width,proto3" json:"width,omitempty"`
+	Height int32  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	// webp, jpeg or avif.
+	Format        string `protobuf:"bytes,4,opt,name=format,proto3" json:"format,omitempty"`
+	Bytes         int64  `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rendition) Reset() {
+	*x = Rendition{}
+	mi := &file_pressline_v1_article_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rendition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rendition) ProtoMessage() {}
+
+func (x *Rendition) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rendition.ProtoReflect.Descriptor instead.
+func (*Rendition) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Rendition) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Rendition) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *Rendition) GetHeight() int32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *Rendition) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *Rendition) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
 // Byline names one author.
 type Byline struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -496,7 +699,7 @@ type Byline struct {
 
 func (x *Byline) Reset() {
 	*x = Byline{}
-	mi := &file_pressline_v1_article_proto_msgTypes[6]
+	mi := &file_pressline_v1_article_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -508,7 +711,7 @@ func (x *Byline) String() string {
 func (*Byline) ProtoMessage() {}
 
 func (x *Byline) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_article_proto_msgTypes[6]
+	mi := &file_pressline_v1_article_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -521,7 +724,7 @@ func (x *Byline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Byline.ProtoReflect.Descriptor instead.
 func (*Byline) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_article_proto_rawDescGZIP(), []int{6}
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Byline) GetName() string {
@@ -549,7 +752,7 @@ type RelatedLink struct {
 
 func (x *RelatedLink) Reset() {
 	*x = RelatedLink{}
-	mi := &file_pressline_v1_article_proto_msgTypes[7]
+	mi := &file_pressline_v1_article_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +764,7 @@ func (x *RelatedLink) String() string {
 func (*RelatedLink) ProtoMessage() {}
 
 func (x *RelatedLink) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_article_proto_msgTypes[7]
+	mi := &file_pressline_v1_article_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +777,7 @@ func (x *RelatedLink) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RelatedLink.ProtoReflect.Descriptor instead.
 func (*RelatedLink) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_article_proto_rawDescGZIP(), []int{7}
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RelatedLink) GetTitle() string {
@@ -603,7 +806,7 @@ type Warning struct {
 
 func (x *Warning) Reset() {
 	*x = Warning{}
-	mi := &file_pressline_v1_article_proto_msgTypes[8]
+	mi := &file_pressline_v1_article_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +818,7 @@ func (x *Warning) String() string {
 func (*Warning) ProtoMessage() {}
 
 func (x *Warning) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_article_proto_msgTypes[8]
+	mi := &file_pressline_v1_article_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +831,7 @@ func (x *Warning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Warning.ProtoReflect.Descriptor instead.
 func (*Warning) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_article_proto_rawDescGZIP(), []int{8}
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Warning) GetCode() string {
@@ -675,12 +878,31 @@ const file_pressline_v1_article_proto_rawDesc = "" +
 	"\aHeading\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\"\x1b\n" +
 	"\x05Quote\x12\x12\n" +
-	"\x04text\x18\x01 \x01(\tR\x04text\"]\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\"\x88\x01\n" +
 	"\x05Image\x12\x10\n" +
 	"\x03src\x18\x01 \x01(\tR\x03src\x12\x10\n" +
 	"\x03alt\x18\x02 \x01(\tR\x03alt\x12\x18\n" +
 	"\acaption\x18\x03 \x01(\tR\acaption\x12\x16\n" +
-	"\x06credit\x18\x04 \x01(\tR\x06credit\"0\n" +
+	"\x06credit\x18\x04 \x01(\tR\x06credit\x12)\n" +
+	"\x05media\x18\x05 \x01(\v2\x13.pressline.v1.MediaR\x05media\"\x9b\x02\n" +
+	"\x05Media\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x14\n" +
+	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x05R\x06height\x127\n" +
+	"\n" +
+	"renditions\x18\x04 \x03(\v2\x17.pressline.v1.RenditionR\n" +
+	"renditions\x12\x1a\n" +
+	"\bblurhash\x18\x05 \x01(\tR\bblurhash\x12\x14\n" +
+	"\x05color\x18\x06 \x01(\tR\x05color\x12)\n" +
+	"\x10embedded_caption\x18\a \x01(\tR\x0fembeddedCaption\x12\x18\n" +
+	"\acreator\x18\b \x01(\tR\acreator\x12\x1c\n" +
+	"\tcopyright\x18\t \x01(\tR\tcopyright\"y\n" +
+	"\tRendition\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x05R\x06height\x12\x16\n" +
+	"\x06format\x18\x04 \x01(\tR\x06format\x12\x14\n" +
+	"\x05bytes\x18\x05 \x01(\x03R\x05bytes\"0\n" +
 	"\x06Byline\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\"5\n" +
@@ -703,7 +925,7 @@ func file_pressline_v1_article_proto_rawDescGZIP() []byte {
 	return file_pressline_v1_article_proto_rawDescData
 }
 
-var file_pressline_v1_article_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_pressline_v1_article_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_pressline_v1_article_proto_goTypes = []any{
 	(*Article)(nil),     // 0: pressline.v1.Article
 	(*Block)(nil),       // 1: pressline.v1.Block
@@ -711,24 +933,28 @@ var file_pressline_v1_article_proto_goTypes = []any{
 	(*Heading)(nil),     // 3: pressline.v1.Heading
 	(*Quote)(nil),       // 4: pressline.v1.Quote
 	(*Image)(nil),       // 5: pressline.v1.Image
-	(*Byline)(nil),      // 6: pressline.v1.Byline
-	(*RelatedLink)(nil), // 7: pressline.v1.RelatedLink
-	(*Warning)(nil),     // 8: pressline.v1.Warning
+	(*Media)(nil),       // 6: pressline.v1.Media
+	(*Rendition)(nil),   // 7: pressline.v1.Rendition
+	(*Byline)(nil),      // 8: pressline.v1.Byline
+	(*RelatedLink)(nil), // 9: pressline.v1.RelatedLink
+	(*Warning)(nil),     // 10: pressline.v1.Warning
 }
 var file_pressline_v1_article_proto_depIdxs = []int32{
-	1, // 0: pressline.v1.Article.blocks:type_name -> pressline.v1.Block
-	6, // 1: pressline.v1.Article.byline:type_name -> pressline.v1.Byline
-	7, // 2: pressline.v1.Article.related:type_name -> pressline.v1.RelatedLink
-	8, // 3: pressline.v1.Article.warnings:type_name -> pressline.v1.Warning
-	2, // 4: pressline.v1.Block.paragraph:type_name -> pressline.v1.Paragraph
-	5, // 5: pressline.v1.Block.image:type_name -> pressline.v1.Image
-	3, // 6: pressline.v1.Block.heading:type_name -> pressline.v1.Heading
-	4, // 7: pressline.v1.Block.quote:type_name -> pressline.v1.Quote
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	1,  // 0: pressline.v1.Article.blocks:type_name -> pressline.v1.Block
+	8,  // 1: pressline.v1.Article.byline:type_name -> pressline.v1.Byline
+	9,  // 2: pressline.v1.Article.related:type_name -> pressline.v1.RelatedLink
+	10, // 3: pressline.v1.Article.warnings:type_name -> pressline.v1.Warning
+	2,  // 4: pressline.v1.Block.paragraph:type_name -> pressline.v1.Paragraph
+	5,  // 5: pressline.v1.Block.image:type_name -> pressline.v1.Image
+	3,  // 6: pressline.v1.Block.heading:type_name -> pressline.v1.Heading
+	4,  // 7: pressline.v1.Block.quote:type_name -> pressline.v1.Quote
+	6,  // 8: pressline.v1.Image.media:type_name -> pressline.v1.Media
+	7,  // 9: pressline.v1.Media.renditions:type_name -> pressline.v1.Rendition
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_pressline_v1_article_proto_init() }
@@ -748,7 +974,7 @@ func file_pressline_v1_article_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pressline_v1_article_proto_rawDesc), len(file_pressline_v1_article_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
