@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -173,11 +174,15 @@ func (d *deps) build(names []string) ([]runner, error) {
 }
 
 func (d *deps) imageProcessor() (*imaging.Processor, error) {
-	var formats []imaging.Format
+	var cfg imaging.Config
 	for _, f := range strings.Split(d.cfg.ImageFormats, ",") {
-		formats = append(formats, imaging.Format(strings.TrimSpace(f)))
+		cfg.Formats = append(cfg.Formats, imaging.Format(strings.TrimSpace(f)))
 	}
-	return imaging.New(imaging.Config{Formats: formats})
+	for _, w := range strings.Split(d.cfg.ImageWidths, ",") {
+		n, _ := strconv.Atoi(strings.TrimSpace(w)) // checked by Validate
+		cfg.Widths = append(cfg.Widths, n)
+	}
+	return imaging.New(cfg)
 }
 
 // opsRunner serves /metrics, /healthz and /readyz for the process.

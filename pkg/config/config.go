@@ -50,6 +50,7 @@ type Config struct {
 	HouseRules   string // JSON file of the newsroom's cleaning rules
 	FetchAllow   string // networks image fetching may reach though not public
 	ImageFormats string // rendition formats, comma-separated
+	ImageWidths  string // rendition widths, comma-separated
 	LogFormat    string
 }
 
@@ -97,6 +98,7 @@ func (c *Config) Register(fs *flag.FlagSet) error {
 	b.str(&c.TimeZone, "timezone", "Asia/Ho_Chi_Minh", "newsroom time zone for times written without one")
 	b.str(&c.HouseRules, "house-rules", "", "JSON file of the newsroom's house rules for cleaning (debris patterns, date formats, sections, typos)")
 	b.str(&c.FetchAllow, "fetch-allow", "", "non-public networks image fetching may reach, comma-separated CIDRs (e.g. 10.0.0.0/8); loopback, private and metadata addresses are refused otherwise")
+	b.str(&c.ImageWidths, "image-widths", "320,640,1024,1600,2048", "rendition widths in pixels, comma-separated; a source is never enlarged")
 	b.str(&c.ImageFormats, "image-formats", "webp,jpeg", "rendition formats: webp, jpeg, avif (avif is slow)")
 	b.str(&c.LogFormat, "log-format", "json", "log format: json or text")
 	return errors.Join(b.errs...)
@@ -169,6 +171,11 @@ func (c *Config) Validate(needS3Creds bool) error {
 	for _, f := range strings.Split(c.ImageFormats, ",") {
 		if f = strings.TrimSpace(f); f != "webp" && f != "jpeg" && f != "avif" {
 			bad("image-formats", "%q is not one of webp, jpeg, avif", f)
+		}
+	}
+	for _, w := range strings.Split(c.ImageWidths, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(w)); err != nil || n < 16 || n > 8192 {
+			bad("image-widths", "%q is not a width from 16 to 8192 pixels", w)
 		}
 	}
 	newsrooms, err := ParseNewsrooms(c.NewsroomSpec)

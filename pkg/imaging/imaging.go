@@ -101,7 +101,11 @@ type Result struct {
 	Metadata     Metadata    `json:"metadata"`
 	BlurHash     string      `json:"blurhash"`
 	Color        string      `json:"color"` // average colour, #rrggbb
-	Warnings     []string    `json:"warnings,omitempty"`
+	// Focal point: where attention falls, as fractions of width and
+	// height from the top left, from libvips' attention-based smart crop.
+	FocalX   float64  `json:"focal_x"`
+	FocalY   float64  `json:"focal_y"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Refusal says why an image was not processed. It is permanent: the same
@@ -209,6 +213,10 @@ func (p *Processor) Process(src []byte) (*Result, error) {
 	res.BlurHash, res.Color, err = placeholder(src)
 	if err != nil {
 		res.Warnings = append(res.Warnings, "no placeholder: "+firstLine(err).Error())
+	}
+	if res.FocalX, res.FocalY, err = focalPoint(src); err != nil {
+		res.FocalX, res.FocalY = 0.5, 0.5
+		res.Warnings = append(res.Warnings, "no focal point, the centre is used: "+err.Error())
 	}
 	return res, nil
 }

@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	_ "image/jpeg"
+	"image/png"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -120,6 +121,39 @@ func checkRendition(t *testing.T, r Rendition, srcW, srcH int) {
 	for _, marker := range []string{"Exif\x00", "http://ns.adobe.com/xap", "Photoshop 3.0", "GPS"} {
 		if bytes.Contains(r.Data, []byte(marker)) {
 			t.Errorf("%s %d contains %q", r.Format, r.Width, marker)
+		}
+	}
+}
+
+// TestFocalPoint: on a calm grey field, a saturated disc with a dark
+// rim is what draws attention, wherever it is.
+func TestFocalPoint(t *testing.T) {
+	p := newProcessor(t, Config{Widths: []int{320}})
+	for _, at := range [][2]int{{300, 80}, {90, 220}} {
+		img := image.NewRGBA(image.Rect(0, 0, 400, 300))
+		for y := range 300 {
+			for x := range 400 {
+				c := color.RGBA{128, 128, 128, 255}
+				switch d := (x-at[0])*(x-at[0]) + (y-at[1])*(y-at[1]); {
+				case d < 30*30:
+					c = color.RGBA{230, 60, 40, 255}
+				case d < 36*36:
+					c = color.RGBA{10, 10, 10, 255}
+				}
+				img.Set(x, y, c)
+			}
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			t.Fatal(err)
+		}
+		res, err := p.Process(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantX, wantY := float64(at[0])/400, float64(at[1])/300
+		if d := (res.FocalX-wantX)*(res.FocalX-wantX) + (res.FocalY-wantY)*(res.FocalY-wantY); d > 0.15*0.15 || len(res.Warnings) > 0 {
+			t.Errorf("disc at (%.2f, %.2f): focal point (%.2f, %.2f), warnings %v", wantX, wantY, res.FocalX, res.FocalY, res.Warnings)
 		}
 	}
 }

@@ -170,7 +170,8 @@ func (s *Service) media(ctx context.Context, data []byte) (*pb.Media, bool, erro
 		return nil, false, err
 	}
 	m := &pb.Media{Sha256: res.SHA256, Width: int32(res.Width), Height: int32(res.Height), Blurhash: res.BlurHash, Color: res.Color,
-		EmbeddedCaption: res.Metadata.Caption, Creator: firstOf(res.Metadata.Credit, res.Metadata.Creator), Copyright: res.Metadata.Copyright}
+		EmbeddedCaption: res.Metadata.Caption, Creator: firstOf(res.Metadata.Credit, res.Metadata.Creator), Copyright: res.Metadata.Copyright,
+		FocalX: float32(res.FocalX), FocalY: float32(res.FocalY)}
 	for _, r := range res.Renditions {
 		key := fmt.Sprintf("%s%s/%d.%s", MediaPrefix, res.SHA256, r.Width, r.Format)
 		if err := s.cfg.Blobs.Put(ctx, key, r.Data, "image/"+string(r.Format)); err != nil {

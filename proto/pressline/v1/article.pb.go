@@ -511,8 +511,12 @@ type Media struct {
 	EmbeddedCaption string `protobuf:"bytes,7,opt,name=embedded_caption,json=embeddedCaption,proto3" json:"embedded_caption,omitempty"`
 	Creator         string `protobuf:"bytes,8,opt,name=creator,proto3" json:"creator,omitempty"`
 	Copyright       string `protobuf:"bytes,9,opt,name=copyright,proto3" json:"copyright,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Where attention falls, as fractions of width and height from the top
+	// left, for pages that crop (libvips' attention-based smart crop).
+	FocalX        float32 `protobuf:"fixed32,10,opt,name=focal_x,json=focalX,proto3" json:"focal_x,omitempty"`
+	FocalY        float32 `protobuf:"fixed32,11,opt,name=focal_y,json=focalY,proto3" json:"focal_y,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Media) Reset() {
@@ -606,6 +610,20 @@ func (x *Media) GetCopyright() string {
 		return x.Copyright
 	}
 	return ""
+}
+
+func (x *Media) GetFocalX() float32 {
+	if x != nil {
+		return x.FocalX
+	}
+	return 0
+}
+
+func (x *Media) GetFocalY() float32 {
+	if x != nil {
+		return x.FocalY
+	}
+	return 0
 }
 
 // Rendition is one stored web version of an image.
@@ -884,7 +902,7 @@ const file_pressline_v1_article_proto_rawDesc = "" +
 	"\x03alt\x18\x02 \x01(\tR\x03alt\x12\x18\n" +
 	"\acaption\x18\x03 \x01(\tR\acaption\x12\x16\n" +
 	"\x06credit\x18\x04 \x01(\tR\x06credit\x12)\n" +
-	"\x05media\x18\x05 \x01(\v2\x13.pressline.v1.MediaR\x05media\"\x9b\x02\n" +
+	"\x05media\x18\x05 \x01(\v2\x13.pressline.v1.MediaR\x05media\"\xcd\x02\n" +
 	"\x05Media\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x14\n" +
 	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
@@ -896,7 +914,10 @@ const file_pressline_v1_article_proto_rawDesc = "" +
 	"\x05color\x18\x06 \x01(\tR\x05color\x12)\n" +
 	"\x10embedded_caption\x18\a \x01(\tR\x0fembeddedCaption\x12\x18\n" +
 	"\acreator\x18\b \x01(\tR\acreator\x12\x1c\n" +
-	"\tcopyright\x18\t \x01(\tR\tcopyright\"y\n" +
+	"\tcopyright\x18\t \x01(\tR\tcopyright\x12\x17\n" +
+	"\afocal_x\x18\n" +
+	" \x01(\x02R\x06focalX\x12\x17\n" +
+	"\afocal_y\x18\v \x01(\x02R\x06focalY\"y\n" +
 	"\tRendition\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
