@@ -8,7 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,6 +92,8 @@ func cmdSubmit(ctx context.Context, args []string, stdout io.Writer) error {
 	c := clientFlags(fs)
 	wait := fs.Bool("wait", false, "wait until the article is published (or fails) and print each step")
 	contentType := fs.String("content-type", "", "Content-Type of the file; default from its extension (.html, .json, else text/plain; charset=utf-8)")
+	var images imageFlags
+	fs.Var(&images, "image", "an image file to send with the article (repeat for several); image blocks refer to it by name")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,7 +114,13 @@ func cmdSubmit(ctx context.Context, args []string, stdout io.Writer) error {
 		ID      string `json:"id"`
 		Version uint32 `json:"version"`
 	}
-	if _, err := c.do(ctx, http.MethodPost, "/v1/articles", *contentType, body, &acc); err != nil {
+	reqType, reqBody := *contentType, body
+	if len(images) > 0 {
+		if reqType, reqBody, err = multipartBody(body, *contentType, images); err != nil {
+			return err
+		}
+	}
+	if _, err := c.do(ctx, http.MethodPost, "/v1/articles", reqType, reqBody, &acc); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, acc.ID)
@@ -118,6 +128,41 @@ func cmdSubmit(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	return c.follow(ctx, acc.ID, stdout)
+}
+
+type imageFlags []string
+
+func (f *imageFlags) String() string     { return strings.Join(*f, ",") }
+func (f *imageFlags) Set(v string) error { *f = append(*f, v); return nil }
+
+// multipartBody puts the article in a part named "article" and each
+// image in a file part, as ingest expects.
+func multipartBody(article []byte, contentType string, images []string) (string, []byte, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="article"`)
+	h.Set("Content-Type", contentType)
+	pw, err := mw.CreatePart(h)
+	if err != nil {
+		return "", nil, err
+	}
+	pw.Write(article)
+	for _, path := range images {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return "", nil, err
+		}
+		fw, err := mw.CreateFormFile("image", filepath.Base(path))
+		if err != nil {
+			return "", nil, err
+		}
+		fw.Write(data)
+	}
+	if err := mw.Close(); err != nil {
+		return "", nil, err
+	}
+	return mw.FormDataContentType(), buf.Bytes(), nil
 }
 
 func contentTypeOf(path string) string {

@@ -469,6 +469,51 @@ func TestImagesPublish(t *testing.T) {
 	}
 }
 
+// TestUploadedImages sends the sample with two photos, as pressline
+// submit --image does: the first fills the image placeholder the draft
+// marker left (with the sample's own caption and the photo's embedded
+// credit), the second, named nowhere, leads the body.
+func TestUploadedImages(t *testing.T) {
+	e := newEnv(t)
+	e.start(t)
+	sample, err := os.ReadFile("../../../shared/samples/quoc-oai.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, body, err := multipartBody(sample, "text/plain; charset=utf-8",
+		[]string{"../../pkg/imaging/testdata/iptc.jpg", "../../pkg/imaging/testdata/photo.jpg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.submitAs(t, body, ct)
+	waitFor(t, "published", 30*time.Second, func() bool { return len(e.published(t)[id]) == 2 })
+	raw, err := e.s3.Get(context.Background(), e.published(t)[id][0].NinjsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Associations []struct {
+			By           string
+			Descriptions []struct{ Value string }
+			Renditions   []struct{ Href string }
+		}
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Associations) != 2 {
+		t.Fatalf("%d pictures, want 2:\n%s", len(doc.Associations), raw)
+	}
+	lead, placeholder := doc.Associations[0], doc.Associations[1]
+	if len(lead.Descriptions) != 0 || len(lead.Renditions) != 6 {
+		t.Errorf("lead photo: %+v", lead)
+	}
+	if placeholder.Descriptions[0].Value != "Ông Nguyễn Văn Thọ - Bí thư Huyện ủy trao Giấy khen cho 22 tổ chức cơ sở Đảng đạt thành tích xuất sắc năm 2017" ||
+		placeholder.By != "Báo Hà Nội Mới" || len(placeholder.Renditions) != 6 {
+		t.Errorf("placeholder photo: %+v", placeholder)
+	}
+}
+
 // TestRestartLosesNothing stops the whole pipeline, as SIGTERM would,
 // while articles are in flight, starts it again, and checks that every
 // accepted article is published exactly once per site.

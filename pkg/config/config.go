@@ -41,17 +41,21 @@ type Config struct {
 
 	InlineLimit  int   // content above this goes by S3 key between stages
 	MaxBodyBytes int64 // largest article ingest accepts
-	Workers      int   // concurrent messages per stage
-	MaxAttempts  int   // deliveries before a dead letter
-	AckWait      time.Duration
-	Replicas     int  // stream replicas
-	SyncAlways   bool // `pressline dev`: fsync every JetStream write
-	TimeZone     string
-	HouseRules   string // JSON file of the newsroom's cleaning rules
-	FetchAllow   string // networks image fetching may reach though not public
-	ImageFormats string // rendition formats, comma-separated
-	ImageWidths  string // rendition widths, comma-separated
-	LogFormat    string
+	// Multipart submissions: whole request, images per article, bytes per image.
+	MaxRequestBytes int64
+	MaxImages       int
+	MaxImageBytes   int64
+	Workers         int // concurrent messages per stage
+	MaxAttempts     int // deliveries before a dead letter
+	AckWait         time.Duration
+	Replicas        int  // stream replicas
+	SyncAlways      bool // `pressline dev`: fsync every JetStream write
+	TimeZone        string
+	HouseRules      string // JSON file of the newsroom's cleaning rules
+	FetchAllow      string // networks image fetching may reach though not public
+	ImageFormats    string // rendition formats, comma-separated
+	ImageWidths     string // rendition widths, comma-separated
+	LogFormat       string
 }
 
 // Newsroom is a sender of articles and the sites it publishes to. Only a
@@ -90,6 +94,9 @@ func (c *Config) Register(fs *flag.FlagSet) error {
 	b.str(&c.NewsroomSpec, "newsrooms", "", "newsrooms as name:token:site[,site] separated by spaces")
 	b.integer(&c.InlineLimit, "inline-limit", 256<<10, "bytes of content carried inside an event; more goes by S3 key")
 	b.int64(&c.MaxBodyBytes, "max-body-bytes", 10<<20, "largest article body ingest accepts, in bytes")
+	b.int64(&c.MaxRequestBytes, "max-request-bytes", 200<<20, "largest multipart request (article and images), in bytes")
+	b.integer(&c.MaxImages, "max-images", 20, "most images sent with one article")
+	b.int64(&c.MaxImageBytes, "max-image-bytes", 50<<20, "largest image file, in bytes")
 	b.integer(&c.Workers, "workers", runtime.GOMAXPROCS(0), "messages handled concurrently per stage")
 	b.integer(&c.MaxAttempts, "max-attempts", 5, "deliveries of a message before it becomes a dead letter")
 	b.duration(&c.AckWait, "ack-wait", 30*time.Second, "time a delivery may go unacknowledged before redelivery")
@@ -141,6 +148,15 @@ func (c *Config) Validate(needS3Creds bool) error {
 	}
 	if c.MaxBodyBytes < 1 {
 		bad("max-body-bytes", "%d must be positive", c.MaxBodyBytes)
+	}
+	if c.MaxRequestBytes < c.MaxBodyBytes {
+		bad("max-request-bytes", "%d is smaller than --max-body-bytes (%d)", c.MaxRequestBytes, c.MaxBodyBytes)
+	}
+	if c.MaxImages < 0 || c.MaxImages > 1000 {
+		bad("max-images", "%d is outside 0..1000", c.MaxImages)
+	}
+	if c.MaxImageBytes < 1 {
+		bad("max-image-bytes", "%d must be positive", c.MaxImageBytes)
 	}
 	if c.Workers < 1 || c.Workers > 1024 {
 		bad("workers", "%d is outside 1..1024", c.Workers)

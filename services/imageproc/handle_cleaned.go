@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path"
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -31,6 +32,7 @@ func (s *Service) handleCleaned(ctx context.Context, m *bus.Msg) error {
 		return fmt.Errorf("imageproc %s: %w", ref.GetId(), err)
 	}
 	lastTry := m.Attempt >= s.cfg.Consumer.MaxAttempts
+	article.Blocks = placeUploads(article.Blocks, ref.GetUploads())
 	var kept []*pb.Block
 	counts := map[string]int{}
 	for _, b := range article.Blocks {
@@ -103,9 +105,20 @@ func (s *Service) image(ctx context.Context, img *pb.Image, lastTry bool) (outco
 	}
 	label := img.GetCaption()
 	if label == "" {
-		label = img.GetSrc()
+		label = path.Base(strings.TrimPrefix(img.GetSrc(), uploadScheme))
 	}
 	src := img.GetSrc()
+	if key, ok := strings.CutPrefix(src, uploadScheme); ok {
+		data, err := s.cfg.Blobs.Get(ctx, key)
+		if err != nil {
+			if errors.Is(err, blob.ErrNotFound) {
+				return outcome{name: "unreachable", code: "image_unreachable", drop: true,
+					warning: fmt.Sprintf("the uploaded image %q is missing from storage; it was left out", excerpt(label))}, nil
+			}
+			return outcome{}, err
+		}
+		return s.render(ctx, img, label, data)
+	}
 	if src == "" {
 		return outcome{name: "no_source", code: "image_no_source",
 			warning: fmt.Sprintf("the image %q has no file: the export lost it; add the photo before publishing", excerpt(label))}, nil
@@ -126,6 +139,11 @@ func (s *Service) image(ctx context.Context, img *pb.Image, lastTry bool) (outco
 		return outcome{name: "unreachable", code: "image_unreachable", drop: true,
 			warning: fmt.Sprintf("the image %q could not be fetched from %s: %v; it was left out", excerpt(label), src, err)}, nil
 	}
+	return s.render(ctx, img, label, data)
+}
+
+// render gives img the renditions of data.
+func (s *Service) render(ctx context.Context, img *pb.Image, label string, data []byte) (outcome, error) {
 	media, reused, err := s.media(ctx, data)
 	if r, ok := imaging.IsRefusal(err); ok {
 		return outcome{name: "refused", code: "image_refused", drop: true,

@@ -87,47 +87,15 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ct := r.Header.Get("Content-Type")
-	mediaType, params, err := mime.ParseMediaType(ct)
-	if err != nil || !acceptedTypes[mediaType] {
-		writeProblem(w, problem{Status: http.StatusUnsupportedMediaType, Type: "unsupported-media-type", Field: "Content-Type",
-			Detail: fmt.Sprintf("Content-Type %q is not accepted; send text/plain, text/html or application/json (IPTC ninjs)", ct)})
-		return
+	var a *submission
+	var p *problem
+	if mediaType, params, err := mime.ParseMediaType(ct); err == nil && mediaType == "multipart/form-data" {
+		a, p = s.readMultipart(w, r, params["boundary"])
+	} else {
+		a, p = s.readSingle(w, r, ct)
 	}
-	charset := strings.ToLower(params["charset"])
-	if charset != "" {
-		if _, err := htmlindex.Get(charset); err != nil {
-			writeProblem(w, problem{Status: http.StatusUnsupportedMediaType, Type: "unsupported-charset", Field: "Content-Type",
-				Detail: fmt.Sprintf("charset %q is not one Pressline can read; use UTF-8, UTF-16, Windows-1258 or Windows-1252", params["charset"])})
-			return
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		writeProblem(w, problem{Status: http.StatusRequestEntityTooLarge, Type: "body-too-large", Limit: s.cfg.MaxBodyBytes,
-			Detail: fmt.Sprintf("the article is larger than the limit of %d bytes; split it or ask an operator to raise --max-body-bytes", s.cfg.MaxBodyBytes)})
-		return
-	case err != nil:
-		writeProblem(w, problem{Status: http.StatusBadRequest, Type: "body-unreadable", Detail: "the request body could not be read: " + err.Error()})
-		return
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		writeProblem(w, problem{Status: http.StatusUnprocessableEntity, Type: "empty-article", Field: "body",
-			Detail: "the body is empty; send the article's text"})
-		return
-	}
-	// Text and JSON said to be UTF-8 (or saying nothing) must be; an HTML
-	// page may declare its charset inside, which the cleaner reads.
-	if (charset == "" || charset == "utf-8") && mediaType != "text/html" && !utf8.Valid(body) {
-		writeProblem(w, problem{Status: http.StatusUnprocessableEntity, Type: "invalid-utf8", Field: "body",
-			Detail: fmt.Sprintf("the body is not valid UTF-8 (first bad byte at offset %d); declare its charset or convert it", cleaner.FirstInvalidUTF8(body))})
-		return
-	}
-
-	if mediaType == "application/json" && !json.Valid(body) {
-		writeProblem(w, problem{Status: http.StatusUnprocessableEntity, Type: "invalid-json", Field: "body",
-			Detail: "the body is not valid JSON; send an IPTC ninjs document"})
+	if p != nil {
+		writeProblem(w, *p)
 		return
 	}
 
@@ -139,23 +107,98 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		ReceivedAt: timestamppb.New(s.now()),
 	}
 	log := s.log.With("article_id", ref.Id, "version", ref.Version, "newsroom", nr.Name)
-	if err := s.accept(r.Context(), ref, body, ct); err != nil {
+	if err := s.accept(r.Context(), ref, a); err != nil {
 		log.Error("not accepted", "err", err)
 		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable",
 			Detail: "the article could not be stored durably and was not accepted; send it again in a few seconds"})
 		return
 	}
-	log.Info("accepted", "bytes", len(body))
+	log.Info("accepted", "bytes", len(a.body), "files", len(a.files))
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Location", "/v1/articles/"+ref.Id)
 	w.WriteHeader(http.StatusAccepted)
 	writeJSON(w, accepted{ID: ref.Id, Version: ref.Version, StatusURL: "/v1/articles/" + ref.Id})
 }
 
+// submission is a checked request: the article and the files with it.
+type submission struct {
+	body        []byte
+	contentType string
+	files       []file
+}
+
+type file struct {
+	name, contentType string
+	data              []byte
+}
+
+// readSingle reads a request whose whole body is the article.
+func (s *Service) readSingle(w http.ResponseWriter, r *http.Request, ct string) (*submission, *problem) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if p := readProblem(err, s.cfg.MaxBodyBytes, ""); p != nil {
+		return nil, p
+	}
+	if p := checkArticle(ct, body, "body"); p != nil {
+		return nil, p
+	}
+	return &submission{body: body, contentType: ct}, nil
+}
+
+func readProblem(err error, limit int64, field string) *problem {
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooBig):
+		return &problem{Status: http.StatusRequestEntityTooLarge, Type: "body-too-large", Limit: limit, Field: field,
+			Detail: fmt.Sprintf("the request is larger than the limit of %d bytes; split it or ask an operator to raise the limit", limit)}
+	default:
+		return &problem{Status: http.StatusBadRequest, Type: "body-unreadable", Field: field, Detail: "the request body could not be read: " + err.Error()}
+	}
+}
+
+// checkArticle checks an article's type, charset and content. field
+// names where it came from: "body", or the multipart part "article".
+func checkArticle(ct string, body []byte, field string) *problem {
+	mediaType, params, err := mime.ParseMediaType(ct)
+	if err != nil || !acceptedTypes[mediaType] {
+		return &problem{Status: http.StatusUnsupportedMediaType, Type: "unsupported-media-type", Field: "Content-Type",
+			Detail: fmt.Sprintf("Content-Type %q is not accepted for the article; send text/plain, text/html or application/json (IPTC ninjs), alone or as the part named \"article\" of multipart/form-data with image files", ct)}
+	}
+	charset := strings.ToLower(params["charset"])
+	if charset != "" {
+		if _, err := htmlindex.Get(charset); err != nil {
+			return &problem{Status: http.StatusUnsupportedMediaType, Type: "unsupported-charset", Field: "Content-Type",
+				Detail: fmt.Sprintf("charset %q is not one Pressline can read; use UTF-8, UTF-16, Windows-1258 or Windows-1252", params["charset"])}
+		}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return &problem{Status: http.StatusUnprocessableEntity, Type: "empty-article", Field: field, Detail: "the article is empty; send its text"}
+	}
+	// Text and JSON said to be UTF-8 (or saying nothing) must be; an HTML
+	// page may declare its charset inside, which the cleaner reads.
+	if (charset == "" || charset == "utf-8") && mediaType != "text/html" && !utf8.Valid(body) {
+		return &problem{Status: http.StatusUnprocessableEntity, Type: "invalid-utf8", Field: field,
+			Detail: fmt.Sprintf("the article is not valid UTF-8 (first bad byte at offset %d); declare its charset or convert it", cleaner.FirstInvalidUTF8(body))}
+	}
+	if mediaType == "application/json" && !json.Valid(body) {
+		return &problem{Status: http.StatusUnprocessableEntity, Type: "invalid-json", Field: field, Detail: "the article is not valid JSON; send an IPTC ninjs document"}
+	}
+	return nil
+}
+
 // accept makes the article durable: the original in S3 first, then the
 // event. An original without its event is invisible to the pipeline.
-func (s *Service) accept(ctx context.Context, ref *pb.ArticleRef, body []byte, contentType string) error {
+func (s *Service) accept(ctx context.Context, ref *pb.ArticleRef, a *submission) error {
+	body, contentType := a.body, a.contentType
 	key := fmt.Sprintf("originals/%s/v%d", ref.Id, ref.Version)
+	for _, f := range a.files {
+		fkey := key + "/files/" + f.name
+		if err := s.cfg.Blobs.Put(ctx, fkey, f.data, f.contentType); err != nil {
+			return err
+		}
+		ref.Uploads = append(ref.Uploads, &pb.Upload{Name: f.name, Key: fkey, ContentType: f.contentType, Size: int64(len(f.data))})
+	}
 	if err := s.cfg.Blobs.Put(ctx, key, body, contentType); err != nil {
 		return err
 	}
@@ -173,7 +216,11 @@ func (s *Service) accept(ctx context.Context, ref *pb.ArticleRef, body []byte, c
 	}
 	// The article is accepted now; a status write that fails only delays
 	// what GET shows until the next stage writes.
-	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: "ingest", State: status.Received, Detail: fmt.Sprintf("%d bytes, %s", len(body), contentType)}); err != nil {
+	detail := fmt.Sprintf("%d bytes, %s", len(body), contentType)
+	if len(a.files) > 0 {
+		detail += fmt.Sprintf(", %d files", len(a.files))
+	}
+	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: "ingest", State: status.Received, Detail: detail}); err != nil {
 		s.log.Warn("status not recorded", "article_id", ref.Id, "err", err)
 	}
 	return nil

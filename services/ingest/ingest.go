@@ -46,9 +46,13 @@ type Config struct {
 	Status       statusStore
 	Newsrooms    []config.Newsroom
 	InlineLimit  int
-	MaxBodyBytes int64
-	Log          *slog.Logger
-	Registerer   prometheus.Registerer
+	MaxBodyBytes int64 // the article itself
+	// Multipart requests: the whole request, and the images in it.
+	MaxRequestBytes int64
+	MaxImages       int
+	MaxImageBytes   int64
+	Log             *slog.Logger
+	Registerer      prometheus.Registerer
 }
 
 // Service is the ingest API.
@@ -67,6 +71,15 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		return nil, errors.New("ingest: MaxBodyBytes must be positive")
+	}
+	if cfg.MaxRequestBytes <= 0 {
+		cfg.MaxRequestBytes = 200 << 20
+	}
+	if cfg.MaxImages <= 0 {
+		cfg.MaxImages = 20
+	}
+	if cfg.MaxImageBytes <= 0 {
+		cfg.MaxImageBytes = 50 << 20
 	}
 	s := &Service{cfg: cfg, log: cfg.Log, now: time.Now, metrics: newMetrics(cfg.Registerer)}
 	s.handler = s.routes()

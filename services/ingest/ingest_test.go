@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
+	"sort"
 	"strings"
 	"testing"
 
@@ -53,6 +57,7 @@ func newFixture(t *testing.T, blobs blobStore) *fixture {
 		blobs = f.blobs
 	}
 	svc, err := New(Config{Bus: b, Blobs: blobs, Status: st, InlineLimit: 64, MaxBodyBytes: 1000, Log: log,
+		MaxRequestBytes: 100_000, MaxImages: 3, MaxImageBytes: 2000,
 		Newsrooms: []config.Newsroom{{Name: "quocoai", TokenHash: config.HashToken(token), Sites: []string{"front"}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -202,5 +207,117 @@ func TestStorageDownIs503(t *testing.T) {
 	s, _ := f.js.Stream(context.Background(), bus.StreamArticles)
 	if info, _ := s.Info(context.Background()); info.State.Msgs != 0 {
 		t.Error("an event was emitted for an article that was not stored")
+	}
+}
+
+// multipartRequest builds a multipart body: an article part (unless
+// article is nil) and files.
+func multipartRequest(t *testing.T, article []byte, articleType string, files map[string][]byte, extra map[string]string) (string, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	if article != nil {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="article"`)
+		h.Set("Content-Type", articleType)
+		pw, _ := mw.CreatePart(h)
+		pw.Write(article)
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fw, _ := mw.CreateFormFile("image", n)
+		fw.Write(files[n])
+	}
+	for k, v := range extra {
+		mw.WriteField(k, v)
+	}
+	mw.Close()
+	return mw.FormDataContentType(), buf.Bytes()
+}
+
+var jpegBytes = []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00 rest of a jpeg")
+
+func TestMultipart(t *testing.T) {
+	f := newFixture(t, nil)
+	bearer := "Bearer " + token
+	article := []byte("Tin có ảnh\n\nIMG_1.jpg\nChú thích ảnh\n\nĐoạn văn.\n")
+
+	ct, body := multipartRequest(t, article, "text/plain; charset=utf-8", map[string][]byte{"IMG_1.jpg": jpegBytes, "b.png": []byte("\x89PNG\r\n\x1a\n....")}, nil)
+	resp, acc := f.post(t, bearer, ct, body)
+	if resp.StatusCode != 202 {
+		t.Fatalf("status %d: %v", resp.StatusCode, acc)
+	}
+	id := acc["id"].(string)
+	s, _ := f.js.Stream(context.Background(), bus.StreamArticles)
+	msg, err := s.GetLastMsgForSubject(context.Background(), bus.SubjectReceived)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev pb.ArticleReceived
+	proto.Unmarshal(msg.Data, &ev)
+	if len(ev.Article.GetUploads()) != 2 || ev.Article.Uploads[0].Name != "IMG_1.jpg" || ev.Article.Uploads[0].ContentType != "image/jpeg" {
+		t.Fatalf("uploads = %v", ev.Article.GetUploads())
+	}
+	stored, err := f.blobs.Get(context.Background(), "originals/"+id+"/v1/files/IMG_1.jpg")
+	if err != nil || !bytes.Equal(stored, jpegBytes) {
+		t.Errorf("file not stored untouched: %v", err)
+	}
+	if original, _ := f.blobs.Get(context.Background(), "originals/"+id+"/v1"); !bytes.Equal(original, article) {
+		t.Error("article part not stored untouched")
+	}
+
+	many := map[string][]byte{}
+	for i := range 4 {
+		many[fmt.Sprintf("p%d.jpg", i)] = jpegBytes
+	}
+	tests := []struct {
+		name    string
+		ct      string
+		body    []byte
+		code    int
+		problem string
+		field   string
+	}{}
+	add := func(name string, code int, problem, field string, ct string, body []byte) {
+		tests = append(tests, struct {
+			name    string
+			ct      string
+			body    []byte
+			code    int
+			problem string
+			field   string
+		}{name, ct, body, code, problem, field})
+	}
+	ct, body = multipartRequest(t, nil, "", map[string][]byte{"a.jpg": jpegBytes}, nil)
+	add("no article", 422, "missing-article", "article", ct, body)
+	ct, body = multipartRequest(t, article, "text/plain", many, nil)
+	add("too many images", 413, "too-many-images", "", ct, body)
+	ct, body = multipartRequest(t, article, "text/plain", map[string][]byte{"big.jpg": append(jpegBytes, bytes.Repeat([]byte("x"), 3000)...)}, nil)
+	add("image too large", 413, "image-too-large", "big.jpg", ct, body)
+	ct, body = multipartRequest(t, article, "text/plain", map[string][]byte{"notes.txt": []byte("just text")}, nil)
+	add("not an image", 415, "unsupported-image-type", "notes.txt", ct, body)
+	ct, body = multipartRequest(t, article, "text/plain", nil, map[string]string{"caption": "x"})
+	add("unknown part", 422, "unknown-part", "caption", ct, body)
+	ct, body = multipartRequest(t, article, "application/pdf", nil, nil)
+	add("article of a wrong type", 415, "unsupported-media-type", "Content-Type", ct, body)
+	ct, body = multipartRequest(t, []byte(" "), "text/plain", nil, nil)
+	add("empty article part", 422, "empty-article", "article", ct, body)
+	ct, body = multipartRequest(t, article, "text/plain", map[string][]byte{"a.jpg": jpegBytes}, nil)
+	add("truncated", 400, "malformed-multipart", "", ct, body[:len(body)-40])
+	add("no boundary", 400, "malformed-multipart", "Content-Type", "multipart/form-data", body)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, p := f.post(t, bearer, tt.ct, tt.body)
+			if resp.StatusCode != tt.code || p["type"] != "urn:pressline:problem:"+tt.problem {
+				t.Errorf("%d %v; want %d %s", resp.StatusCode, p, tt.code, tt.problem)
+			}
+			if tt.field != "" && p["field"] != tt.field {
+				t.Errorf("field %v, want %s", p["field"], tt.field)
+			}
+		})
 	}
 }

@@ -89,8 +89,10 @@ type ArticleRef struct {
 	Version  uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
 	Newsroom string `protobuf:"bytes,3,opt,name=newsroom,proto3" json:"newsroom,omitempty"`
 	// Sites this article is published to.
-	Sites         []string               `protobuf:"bytes,4,rep,name=sites,proto3" json:"sites,omitempty"`
-	ReceivedAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=received_at,json=receivedAt,proto3" json:"received_at,omitempty"`
+	Sites      []string               `protobuf:"bytes,4,rep,name=sites,proto3" json:"sites,omitempty"`
+	ReceivedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=received_at,json=receivedAt,proto3" json:"received_at,omitempty"`
+	// Files sent with the article (multipart), stored untouched.
+	Uploads       []*Upload `protobuf:"bytes,6,rep,name=uploads,proto3" json:"uploads,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -160,6 +162,84 @@ func (x *ArticleRef) GetReceivedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ArticleRef) GetUploads() []*Upload {
+	if x != nil {
+		return x.Uploads
+	}
+	return nil
+}
+
+// Upload is a file sent with an article, such as a photo.
+type Upload struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// File name as the newsroom sent it; image blocks refer to it.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// S3 key of the stored file.
+	Key           string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	ContentType   string `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Size          int64  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Upload) Reset() {
+	*x = Upload{}
+	mi := &file_pressline_v1_events_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Upload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Upload) ProtoMessage() {}
+
+func (x *Upload) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_events_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Upload.ProtoReflect.Descriptor instead.
+func (*Upload) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Upload) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Upload) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Upload) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *Upload) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
 // Payload is content carried by an event: inline when it is small, or as the
 // key of an S3 object when it is larger than the configured limit (a claim
 // check). Inline content saves the S3 round trips that bound throughput.
@@ -178,7 +258,7 @@ type Payload struct {
 
 func (x *Payload) Reset() {
 	*x = Payload{}
-	mi := &file_pressline_v1_events_proto_msgTypes[1]
+	mi := &file_pressline_v1_events_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -190,7 +270,7 @@ func (x *Payload) String() string {
 func (*Payload) ProtoMessage() {}
 
 func (x *Payload) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_events_proto_msgTypes[1]
+	mi := &file_pressline_v1_events_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -203,7 +283,7 @@ func (x *Payload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payload.ProtoReflect.Descriptor instead.
 func (*Payload) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_pressline_v1_events_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Payload) GetLocation() isPayload_Location {
@@ -276,7 +356,7 @@ type ArticleReceived struct {
 
 func (x *ArticleReceived) Reset() {
 	*x = ArticleReceived{}
-	mi := &file_pressline_v1_events_proto_msgTypes[2]
+	mi := &file_pressline_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -288,7 +368,7 @@ func (x *ArticleReceived) String() string {
 func (*ArticleReceived) ProtoMessage() {}
 
 func (x *ArticleReceived) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_events_proto_msgTypes[2]
+	mi := &file_pressline_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -301,7 +381,7 @@ func (x *ArticleReceived) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArticleReceived.ProtoReflect.Descriptor instead.
 func (*ArticleReceived) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_pressline_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ArticleReceived) GetArticle() *ArticleRef {
@@ -337,7 +417,7 @@ type ArticleCleaned struct {
 
 func (x *ArticleCleaned) Reset() {
 	*x = ArticleCleaned{}
-	mi := &file_pressline_v1_events_proto_msgTypes[3]
+	mi := &file_pressline_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -349,7 +429,7 @@ func (x *ArticleCleaned) String() string {
 func (*ArticleCleaned) ProtoMessage() {}
 
 func (x *ArticleCleaned) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_events_proto_msgTypes[3]
+	mi := &file_pressline_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -362,7 +442,7 @@ func (x *ArticleCleaned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArticleCleaned.ProtoReflect.Descriptor instead.
 func (*ArticleCleaned) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_pressline_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ArticleCleaned) GetArticle() *ArticleRef {
@@ -392,7 +472,7 @@ type MediaReady struct {
 
 func (x *MediaReady) Reset() {
 	*x = MediaReady{}
-	mi := &file_pressline_v1_events_proto_msgTypes[4]
+	mi := &file_pressline_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -404,7 +484,7 @@ func (x *MediaReady) String() string {
 func (*MediaReady) ProtoMessage() {}
 
 func (x *MediaReady) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_events_proto_msgTypes[4]
+	mi := &file_pressline_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -417,7 +497,7 @@ func (x *MediaReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaReady.ProtoReflect.Descriptor instead.
 func (*MediaReady) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_pressline_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *MediaReady) GetArticle() *ArticleRef {
@@ -454,7 +534,7 @@ type ArticlePublished struct {
 
 func (x *ArticlePublished) Reset() {
 	*x = ArticlePublished{}
-	mi := &file_pressline_v1_events_proto_msgTypes[5]
+	mi := &file_pressline_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +546,7 @@ func (x *ArticlePublished) String() string {
 func (*ArticlePublished) ProtoMessage() {}
 
 func (x *ArticlePublished) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_events_proto_msgTypes[5]
+	mi := &file_pressline_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,7 +559,7 @@ func (x *ArticlePublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArticlePublished.ProtoReflect.Descriptor instead.
 func (*ArticlePublished) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_pressline_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ArticlePublished) GetArticle() *ArticleRef {
@@ -561,7 +641,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_pressline_v1_events_proto_msgTypes[6]
+	mi := &file_pressline_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +653,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_events_proto_msgTypes[6]
+	mi := &file_pressline_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +666,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_pressline_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeadLetter) GetStage() string {
@@ -663,7 +743,7 @@ var File_pressline_v1_events_proto protoreflect.FileDescriptor
 
 const file_pressline_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x19pressline/v1/events.proto\x12\fpressline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x01\n" +
+	"\x19pressline/v1/events.proto\x12\fpressline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd5\x01\n" +
 	"\n" +
 	"ArticleRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -671,7 +751,13 @@ const file_pressline_v1_events_proto_rawDesc = "" +
 	"\bnewsroom\x18\x03 \x01(\tR\bnewsroom\x12\x14\n" +
 	"\x05sites\x18\x04 \x03(\tR\x05sites\x12;\n" +
 	"\vreceived_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"receivedAt\"\x83\x01\n" +
+	"receivedAt\x12.\n" +
+	"\auploads\x18\x06 \x03(\v2\x14.pressline.v1.UploadR\auploads\"e\n" +
+	"\x06Upload\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12!\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\"\x83\x01\n" +
 	"\aPayload\x12\x18\n" +
 	"\x06inline\x18\x01 \x01(\fH\x00R\x06inline\x12\x1b\n" +
 	"\bblob_key\x18\x02 \x01(\tH\x00R\ablobKey\x12\x12\n" +
@@ -735,37 +821,39 @@ func file_pressline_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_pressline_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pressline_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_pressline_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_pressline_v1_events_proto_goTypes = []any{
 	(PublicationKind)(0),          // 0: pressline.v1.PublicationKind
 	(*ArticleRef)(nil),            // 1: pressline.v1.ArticleRef
-	(*Payload)(nil),               // 2: pressline.v1.Payload
-	(*ArticleReceived)(nil),       // 3: pressline.v1.ArticleReceived
-	(*ArticleCleaned)(nil),        // 4: pressline.v1.ArticleCleaned
-	(*MediaReady)(nil),            // 5: pressline.v1.MediaReady
-	(*ArticlePublished)(nil),      // 6: pressline.v1.ArticlePublished
-	(*DeadLetter)(nil),            // 7: pressline.v1.DeadLetter
-	nil,                           // 8: pressline.v1.DeadLetter.HeadersEntry
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*Upload)(nil),                // 2: pressline.v1.Upload
+	(*Payload)(nil),               // 3: pressline.v1.Payload
+	(*ArticleReceived)(nil),       // 4: pressline.v1.ArticleReceived
+	(*ArticleCleaned)(nil),        // 5: pressline.v1.ArticleCleaned
+	(*MediaReady)(nil),            // 6: pressline.v1.MediaReady
+	(*ArticlePublished)(nil),      // 7: pressline.v1.ArticlePublished
+	(*DeadLetter)(nil),            // 8: pressline.v1.DeadLetter
+	nil,                           // 9: pressline.v1.DeadLetter.HeadersEntry
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_pressline_v1_events_proto_depIdxs = []int32{
-	9,  // 0: pressline.v1.ArticleRef.received_at:type_name -> google.protobuf.Timestamp
-	1,  // 1: pressline.v1.ArticleReceived.article:type_name -> pressline.v1.ArticleRef
-	2,  // 2: pressline.v1.ArticleReceived.original:type_name -> pressline.v1.Payload
-	1,  // 3: pressline.v1.ArticleCleaned.article:type_name -> pressline.v1.ArticleRef
-	2,  // 4: pressline.v1.ArticleCleaned.content:type_name -> pressline.v1.Payload
-	1,  // 5: pressline.v1.MediaReady.article:type_name -> pressline.v1.ArticleRef
-	2,  // 6: pressline.v1.MediaReady.content:type_name -> pressline.v1.Payload
-	1,  // 7: pressline.v1.ArticlePublished.article:type_name -> pressline.v1.ArticleRef
-	0,  // 8: pressline.v1.ArticlePublished.kind:type_name -> pressline.v1.PublicationKind
-	9,  // 9: pressline.v1.ArticlePublished.published_at:type_name -> google.protobuf.Timestamp
-	8,  // 10: pressline.v1.DeadLetter.headers:type_name -> pressline.v1.DeadLetter.HeadersEntry
-	9,  // 11: pressline.v1.DeadLetter.failed_at:type_name -> google.protobuf.Timestamp
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	10, // 0: pressline.v1.ArticleRef.received_at:type_name -> google.protobuf.Timestamp
+	2,  // 1: pressline.v1.ArticleRef.uploads:type_name -> pressline.v1.Upload
+	1,  // 2: pressline.v1.ArticleReceived.article:type_name -> pressline.v1.ArticleRef
+	3,  // 3: pressline.v1.ArticleReceived.original:type_name -> pressline.v1.Payload
+	1,  // 4: pressline.v1.ArticleCleaned.article:type_name -> pressline.v1.ArticleRef
+	3,  // 5: pressline.v1.ArticleCleaned.content:type_name -> pressline.v1.Payload
+	1,  // 6: pressline.v1.MediaReady.article:type_name -> pressline.v1.ArticleRef
+	3,  // 7: pressline.v1.MediaReady.content:type_name -> pressline.v1.Payload
+	1,  // 8: pressline.v1.ArticlePublished.article:type_name -> pressline.v1.ArticleRef
+	0,  // 9: pressline.v1.ArticlePublished.kind:type_name -> pressline.v1.PublicationKind
+	10, // 10: pressline.v1.ArticlePublished.published_at:type_name -> google.protobuf.Timestamp
+	9,  // 11: pressline.v1.DeadLetter.headers:type_name -> pressline.v1.DeadLetter.HeadersEntry
+	10, // 12: pressline.v1.DeadLetter.failed_at:type_name -> google.protobuf.Timestamp
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_pressline_v1_events_proto_init() }
@@ -773,7 +861,7 @@ func file_pressline_v1_events_proto_init() {
 	if File_pressline_v1_events_proto != nil {
 		return
 	}
-	file_pressline_v1_events_proto_msgTypes[1].OneofWrappers = []any{
+	file_pressline_v1_events_proto_msgTypes[2].OneofWrappers = []any{
 		(*Payload_Inline)(nil),
 		(*Payload_BlobKey)(nil),
 	}
@@ -783,7 +871,7 @@ func file_pressline_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pressline_v1_events_proto_rawDesc), len(file_pressline_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
