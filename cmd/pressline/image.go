@@ -64,7 +64,7 @@ func cmdImage(_ context.Context, args []string, stdout io.Writer) error {
 	}{Result: res}
 	for _, r := range res.Renditions {
 		// Named as in storage: media/<sha256>/<width>.<format>.
-		path := filepath.Join(*out, fmt.Sprintf("%d.%s", r.Width, r.Format))
+		path := filepath.Join(*out, r.Name())
 		if err := os.WriteFile(path, r.Data, 0o644); err != nil {
 			return err
 		}

@@ -3,8 +3,8 @@
 // and JPEG, correctly oriented, in sRGB, with no EXIF, GPS or XMP left in
 // them. Before stripping, it reads the caption, creator, credit and
 // copyright the photographer embedded (IPTC and XMP), and it makes a
-// BlurHash placeholder and an average colour for pages to show while the
-// image loads.
+// BlurHash placeholder and the dominant colour for pages to show while
+// the image loads, and a focal point for pages that crop.
 //
 // Limits are checked from the file's header before any pixel is decoded,
 // so a small file that declares 50,000 × 50,000 pixels is refused without
@@ -77,8 +77,24 @@ type Rendition struct {
 	Height int    `json:"height"`
 	Format Format `json:"format"`
 	Bytes  int    `json:"bytes"`
-	Data   []byte `json:"-"`
+	// Animated: every frame of an animated source (WebP only); the other
+	// renditions of such a source show its first frame.
+	Animated bool   `json:"animated,omitempty"`
+	Data     []byte `json:"-"`
 }
+
+// Name is the rendition's file name, as stored: 640.webp, or
+// 200.animated.webp for an animation.
+func (r Rendition) Name() string {
+	if r.Animated {
+		return fmt.Sprintf("%d.animated.%s", r.Width, r.Format)
+	}
+	return fmt.Sprintf("%d.%s", r.Width, r.Format)
+}
+
+// animatedWidth caps the animated rendition: every frame is held in
+// memory while it is made.
+const animatedWidth = 640
 
 // Metadata is what the photographer embedded, read before stripping.
 type Metadata struct {
@@ -100,7 +116,7 @@ type Result struct {
 	Renditions   []Rendition `json:"renditions"`
 	Metadata     Metadata    `json:"metadata"`
 	BlurHash     string      `json:"blurhash"`
-	Color        string      `json:"color"` // average colour, #rrggbb
+	Color        string      `json:"color"` // dominant colour, #rrggbb
 	// Focal point: where attention falls, as fractions of width and
 	// height from the top left, from libvips' attention-based smart crop.
 	FocalX   float64  `json:"focal_x"`
@@ -210,6 +226,14 @@ func (p *Processor) Process(src []byte) (*Result, error) {
 			res.Renditions = append(res.Renditions, r)
 		}
 	}
+	if res.Frames > 1 {
+		r, err := p.animated(src, min(res.Width, animatedWidth))
+		if err != nil {
+			res.Warnings = append(res.Warnings, "no animated rendition: "+firstLine(err).Error())
+		} else {
+			res.Renditions = append(res.Renditions, r)
+		}
+	}
 	res.BlurHash, res.Color, err = placeholder(src)
 	if err != nil {
 		res.Warnings = append(res.Warnings, "no placeholder: "+firstLine(err).Error())
@@ -309,6 +333,31 @@ func (p *Processor) rendition(src []byte, width int, f Format) (Rendition, error
 		return Rendition{}, err
 	}
 	return Rendition{Width: img.Width(), Height: img.Height(), Format: f, Bytes: len(data), Data: data}, nil
+}
+
+// animated makes an animated WebP of every frame, width pixels wide.
+func (p *Processor) animated(src []byte, width int) (Rendition, error) {
+	params := strict()
+	params.NumPages.Set(-1)
+	img, err := vips.LoadThumbnailFromBuffer(src, width, 100_000, vips.InterestingNone, vips.SizeDown, params)
+	if err != nil {
+		return Rendition{}, err
+	}
+	defer img.Close()
+	// RemoveMetadata keeps what an animation needs (pages, delays, loop).
+	if err := img.RemoveMetadata(); err != nil {
+		return Rendition{}, err
+	}
+	ep := vips.NewWebpExportParams()
+	ep.Quality, ep.StripMetadata = p.cfg.Quality, true
+	data, _, err := img.ExportWebp(ep)
+	if err == nil {
+		data, err = stripWebPMetadata(data)
+	}
+	if err != nil {
+		return Rendition{}, err
+	}
+	return Rendition{Width: img.Width(), Height: img.PageHeight(), Format: WebP, Bytes: len(data), Animated: true, Data: data}, nil
 }
 
 // strict makes libvips fail on a damaged file (a truncated JPEG) instead

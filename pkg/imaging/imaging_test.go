@@ -72,7 +72,13 @@ func TestFixtures(t *testing.T) {
 				t.Errorf("size %d×%d, %d frames; want %d×%d, %d", res.Width, res.Height, res.Frames, tt.width, tt.height, tt.frames)
 			}
 			var widths []string
+			animated := 0
 			for _, r := range res.Renditions {
+				if r.Animated {
+					animated++
+					checkAnimated(t, r, tt.frames)
+					continue
+				}
 				if r.Format == JPEG {
 					widths = append(widths, strconv.Itoa(r.Width))
 				}
@@ -81,8 +87,8 @@ func TestFixtures(t *testing.T) {
 			if got := strings.Join(widths, " "); got != tt.wantSizes {
 				t.Errorf("widths %q, want %q", got, tt.wantSizes)
 			}
-			if len(res.Renditions) != 2*len(widths) {
-				t.Errorf("%d renditions for %d widths", len(res.Renditions), len(widths))
+			if len(res.Renditions) != 2*len(widths)+animated || (tt.frames > 1) != (animated == 1) {
+				t.Errorf("%d renditions (%d animated) for %d widths and %d frames", len(res.Renditions), animated, len(widths), tt.frames)
 			}
 			if len(res.BlurHash) < 20 || len(res.Color) != 7 || len(res.SHA256) != 64 {
 				t.Errorf("placeholder %q colour %q sha %q", res.BlurHash, res.Color, res.SHA256)
@@ -125,6 +131,17 @@ func checkRendition(t *testing.T, r Rendition, srcW, srcH int) {
 	}
 }
 
+// checkAnimated: an animated WebP with every frame and no metadata.
+func checkAnimated(t *testing.T, r Rendition, frames int) {
+	t.Helper()
+	if r.Format != WebP || !bytes.Contains(r.Data, []byte("ANIM")) || bytes.Count(r.Data, []byte("ANMF")) != frames {
+		t.Errorf("animated rendition: %s, %d ANMF chunks, want %d", r.Format, bytes.Count(r.Data, []byte("ANMF")), frames)
+	}
+	if bytes.Contains(r.Data, []byte("EXIF")) || bytes.Contains(r.Data, []byte("XMP ")) {
+		t.Error("animated rendition carries metadata")
+	}
+}
+
 // TestFocalPoint: on a calm grey field, a saturated disc with a dark
 // rim is what draws attention, wherever it is.
 func TestFocalPoint(t *testing.T) {
@@ -150,6 +167,9 @@ func TestFocalPoint(t *testing.T) {
 		res, err := p.Process(buf.Bytes())
 		if err != nil {
 			t.Fatal(err)
+		}
+		if res.Color != "#808080" {
+			t.Errorf("dominant colour %s, want the grey field #808080", res.Color)
 		}
 		wantX, wantY := float64(at[0])/400, float64(at[1])/300
 		if d := (res.FocalX-wantX)*(res.FocalX-wantX) + (res.FocalY-wantY)*(res.FocalY-wantY); d > 0.15*0.15 || len(res.Warnings) > 0 {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"path"
 	"strings"
 	"time"
 
@@ -129,7 +130,7 @@ func NinjsDoc(a *pb.Article, m Meta) ([]byte, error) {
 			pic.Descriptions = []NinjsText{{Role: "caption", Value: img.GetCaption()}}
 		}
 		for _, r := range img.GetMedia().GetRenditions() {
-			pic.Renditions = append(pic.Renditions, NinjsRendition{Name: fmt.Sprintf("%d.%s", r.GetWidth(), r.GetFormat()),
+			pic.Renditions = append(pic.Renditions, NinjsRendition{Name: path.Base(r.GetKey()),
 				Href: m.mediaURL(r.GetKey()), ContentType: "image/" + r.GetFormat(), Width: r.GetWidth(), Height: r.GetHeight(), SizeInBytes: r.GetBytes()})
 		}
 		doc.Associations = append(doc.Associations, pic)
@@ -164,15 +165,7 @@ type Renderer struct {
 // New parses the page templates.
 func New() (*Renderer, error) {
 	t, err := template.New("").Funcs(template.FuncMap{
-		"srcset": func(m Meta, media *pb.Media, format string) string {
-			var parts []string
-			for _, r := range media.GetRenditions() {
-				if r.GetFormat() == format {
-					parts = append(parts, fmt.Sprintf("%s %dw", m.mediaURL(r.GetKey()), r.GetWidth()))
-				}
-			}
-			return strings.Join(parts, ", ")
-		},
+		"srcset":   srcset,
 		"fallback": fallback,
 		"mediaURL": func(m Meta, key string) string { return m.mediaURL(key) },
 	}).ParseFS(templates, "templates/*.html")
@@ -195,6 +188,28 @@ func (r *Renderer) Page(a *pb.Article, m Meta) ([]byte, error) {
 		return nil, fmt.Errorf("render page %s: %w", m.ID, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// srcset lists a format's renditions for the browser to choose from; an
+// animation, when there is one, is the only WebP offered, so the page
+// moves where the browser can show it and falls back to the still JPEG.
+func srcset(m Meta, media *pb.Media, format string) string {
+	var parts, animated []string
+	for _, r := range media.GetRenditions() {
+		if r.GetFormat() != format {
+			continue
+		}
+		entry := fmt.Sprintf("%s %dw", m.mediaURL(r.GetKey()), r.GetWidth())
+		if r.GetAnimated() {
+			animated = append(animated, entry)
+		} else {
+			parts = append(parts, entry)
+		}
+	}
+	if len(animated) > 0 {
+		return strings.Join(animated, ", ")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // fallback is the rendition an <img> without srcset support shows: the

@@ -118,3 +118,18 @@ func TestPictures(t *testing.T) {
 		t.Errorf("associations: %s", doc)
 	}
 }
+
+func TestAnimatedSource(t *testing.T) {
+	media := &pb.Media{Renditions: []*pb.Rendition{
+		{Key: "public/media/g/200.webp", Width: 200, Format: "webp"},
+		{Key: "public/media/g/200.jpeg", Width: 200, Format: "jpeg"},
+		{Key: "public/media/g/200.animated.webp", Width: 200, Format: "webp", Animated: true},
+	}}
+	m := Meta{PublicBase: "http://site/"}
+	if got := srcset(m, media, "webp"); got != "http://site/media/g/200.animated.webp 200w" {
+		t.Errorf("webp srcset %q, want the animation alone", got)
+	}
+	if got := srcset(m, media, "jpeg"); got != "http://site/media/g/200.jpeg 200w" {
+		t.Errorf("jpeg srcset %q", got)
+	}
+}

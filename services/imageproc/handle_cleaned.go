@@ -191,11 +191,12 @@ func (s *Service) media(ctx context.Context, data []byte) (*pb.Media, bool, erro
 		EmbeddedCaption: res.Metadata.Caption, Creator: firstOf(res.Metadata.Credit, res.Metadata.Creator), Copyright: res.Metadata.Copyright,
 		FocalX: float32(res.FocalX), FocalY: float32(res.FocalY)}
 	for _, r := range res.Renditions {
-		key := fmt.Sprintf("%s%s/%d.%s", MediaPrefix, res.SHA256, r.Width, r.Format)
+		key := MediaPrefix + res.SHA256 + "/" + r.Name()
 		if err := s.cfg.Blobs.Put(ctx, key, r.Data, "image/"+string(r.Format)); err != nil {
 			return nil, false, err
 		}
-		m.Renditions = append(m.Renditions, &pb.Rendition{Key: key, Width: int32(r.Width), Height: int32(r.Height), Format: string(r.Format), Bytes: int64(r.Bytes)})
+		m.Renditions = append(m.Renditions, &pb.Rendition{Key: key, Width: int32(r.Width), Height: int32(r.Height),
+			Format: string(r.Format), Bytes: int64(r.Bytes), Animated: r.Animated})
 	}
 	raw, err := mediaJSON.Marshal(m)
 	if err != nil {

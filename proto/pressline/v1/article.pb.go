@@ -504,7 +504,7 @@ type Media struct {
 	Renditions []*Rendition `protobuf:"bytes,4,rep,name=renditions,proto3" json:"renditions,omitempty"`
 	// BlurHash of the image, for a placeholder while it loads.
 	Blurhash string `protobuf:"bytes,5,opt,name=blurhash,proto3" json:"blurhash,omitempty"`
-	// Average colour, #rrggbb.
+	// Dominant colour, #rrggbb.
 	Color string `protobuf:"bytes,6,opt,name=color,proto3" json:"color,omitempty"`
 	// What the photographer embedded (IPTC/XMP), kept apart from the
 	// article's own caption and credit, which it only fills when empty.
@@ -634,8 +634,11 @@ type Rendition struct {
 	Width  int32  `protobuf:"varint,2,opt,name=width,proto3" json:"width,omitempty"`
 	Height int32  `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
 	// webp, jpeg or avif.
-	Format        string `protobuf:"bytes,4,opt,name=format,proto3" json:"format,omitempty"`
-	Bytes         int64  `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Format string `protobuf:"bytes,4,opt,name=format,proto3" json:"format,omitempty"`
+	Bytes  int64  `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// Every frame of an animated source; the other renditions show its
+	// first frame.
+	Animated      bool `protobuf:"varint,6,opt,name=animated,proto3" json:"animated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -703,6 +706,13 @@ func (x *Rendition) GetBytes() int64 {
 		return x.Bytes
 	}
 	return 0
+}
+
+func (x *Rendition) GetAnimated() bool {
+	if x != nil {
+		return x.Animated
+	}
+	return false
 }
 
 // Byline names one author.
@@ -917,13 +927,14 @@ const file_pressline_v1_article_proto_rawDesc = "" +
 	"\tcopyright\x18\t \x01(\tR\tcopyright\x12\x17\n" +
 	"\afocal_x\x18\n" +
 	" \x01(\x02R\x06focalX\x12\x17\n" +
-	"\afocal_y\x18\v \x01(\x02R\x06focalY\"y\n" +
+	"\afocal_y\x18\v \x01(\x02R\x06focalY\"\x95\x01\n" +
 	"\tRendition\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
 	"\x06height\x18\x03 \x01(\x05R\x06height\x12\x16\n" +
 	"\x06format\x18\x04 \x01(\tR\x06format\x12\x14\n" +
-	"\x05bytes\x18\x05 \x01(\x03R\x05bytes\"0\n" +
+	"\x05bytes\x18\x05 \x01(\x03R\x05bytes\x12\x1a\n" +
+	"\banimated\x18\x06 \x01(\bR\banimated\"0\n" +
 	"\x06Byline\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\"5\n" +
