@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -72,7 +73,9 @@ func TestDevCommand(t *testing.T) {
 		t.Fatalf("pressline dev did not start\n%s", stderr.String())
 	}
 
-	submit := exec.Command(bin, "submit", "--wait", sample)
+	// A photo goes with it: the embedded S3 server keeps objects as files
+	// and folders, which the article and its files must both fit.
+	submit := exec.Command(bin, "submit", "--wait", "--image", filepath.Join(mustAbs(t, "../../pkg/imaging/testdata"), "iptc.jpg"), sample)
 	submit.Env = env
 	submit.Dir = dir // the token is found in ./data, where dev put it
 	out, err := submit.CombinedOutput()
@@ -94,6 +97,15 @@ func TestDevCommand(t *testing.T) {
 			t.Errorf("%s lacks the title:\n%.300s", u, body)
 		}
 	}
+	// The photo's renditions are served from the site.
+	page := get(t, pageURL)
+	img := regexp.MustCompile(`http://[^" ]+/media/[0-9a-f]{64}/640\.webp`).FindString(page)
+	if img == "" {
+		t.Fatalf("the page has no 640 px WebP rendition:\n%s", page)
+	}
+	if body := get(t, img); !strings.HasPrefix(body, "RIFF") {
+		t.Errorf("%s is not a WebP image", img)
+	}
 	if !strings.Contains(get(t, "http://"+ops+"/metrics"), `pressline_stage_messages_total{outcome="ok",stage="publish"} 1`) {
 		t.Error("metrics do not count the publication")
 	}
@@ -107,6 +119,15 @@ func TestDevCommand(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("pressline dev did not stop within 20s of SIGTERM")
 	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
 }
 
 func get(t *testing.T, url string) string {

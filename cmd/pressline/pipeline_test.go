@@ -288,7 +288,7 @@ func TestSamplePublishes(t *testing.T) {
 		t.Errorf("stored cleaned.json differs from pressline clean:\nstored:  %.300s\nprinted: %.300s", stored, printed.Bytes())
 	}
 
-	original, err := e.s3.Get(ctx, "originals/"+id+"/v1")
+	original, err := e.s3.Get(ctx, "originals/"+id+"/v1/article")
 	if err != nil || !bytes.Equal(original, sample) {
 		t.Errorf("original not stored untouched: %v", err)
 	}
@@ -559,8 +559,8 @@ func TestPoisonArticle(t *testing.T) {
 	p := e.start(t)
 	ctx := context.Background()
 	ref := &pb.ArticleRef{Id: "01POISON", Version: 1, Newsroom: "quocoai", Sites: []string{"front"}}
-	ev := &pb.ArticleReceived{Article: ref, OriginalKey: "originals/01POISON/v1",
-		Original: &pb.Payload{Location: &pb.Payload_BlobKey{BlobKey: "originals/01POISON/v1"}}}
+	ev := &pb.ArticleReceived{Article: ref, OriginalKey: "originals/01POISON/v1/article",
+		Original: &pb.Payload{Location: &pb.Payload_BlobKey{BlobKey: "originals/01POISON/v1/article"}}}
 	if err := p.d.bus.Publish(ctx, bus.SubjectReceived, bus.MsgID(ref, "received"), ref, ev); err != nil {
 		t.Fatal(err)
 	}
@@ -587,7 +587,7 @@ func TestPoisonArticle(t *testing.T) {
 		t.Errorf("dlq list: %v\n%s", err, out.String())
 	}
 
-	if err := e.s3.Put(ctx, "originals/01POISON/v1", []byte("Sửa xong\n\nBài đã có bản gốc.\n"), "text/plain"); err != nil {
+	if err := e.s3.Put(ctx, "originals/01POISON/v1/article", []byte("Sửa xong\n\nBài đã có bản gốc.\n"), "text/plain"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.d.bus.ReplayDeadLetter(ctx, dls[0].ID); err != nil {

@@ -191,9 +191,13 @@ func checkArticle(ct string, body []byte, field string) *problem {
 // event. An original without its event is invisible to the pipeline.
 func (s *Service) accept(ctx context.Context, ref *pb.ArticleRef, a *submission) error {
 	body, contentType := a.body, a.contentType
-	key := fmt.Sprintf("originals/%s/v%d", ref.Id, ref.Version)
+	// No key is a prefix of another: storage that maps keys to files
+	// and folders (the embedded server) cannot hold both "v1" and
+	// "v1/files/x.jpg".
+	prefix := fmt.Sprintf("originals/%s/v%d/", ref.Id, ref.Version)
+	key := prefix + "article"
 	for _, f := range a.files {
-		fkey := key + "/files/" + f.name
+		fkey := prefix + "files/" + f.name
 		if err := s.cfg.Blobs.Put(ctx, fkey, f.data, f.contentType); err != nil {
 			return err
 		}

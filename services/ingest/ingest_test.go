@@ -156,7 +156,7 @@ func TestAccepted(t *testing.T) {
 		if resp.Header.Get("Location") != "/v1/articles/"+id || acc["version"] != float64(1) {
 			t.Errorf("202 = %v, Location %q", acc, resp.Header.Get("Location"))
 		}
-		original, err := f.blobs.Get(ctx, "originals/"+id+"/v1")
+		original, err := f.blobs.Get(ctx, "originals/"+id+"/v1/article")
 		if err != nil || !bytes.Equal(original, body) {
 			t.Fatalf("original: %v", err)
 		}
@@ -176,7 +176,7 @@ func TestAccepted(t *testing.T) {
 		if len(body) <= 64 && !bytes.Equal(ev.Original.GetInline(), body) {
 			t.Error("small original not inline")
 		}
-		if len(body) > 64 && ev.Original.GetBlobKey() != "originals/"+id+"/v1" {
+		if len(body) > 64 && ev.Original.GetBlobKey() != "originals/"+id+"/v1/article" {
 			t.Errorf("large original claim = %q", ev.Original.GetBlobKey())
 		}
 		if msg.Header.Get("Nats-Msg-Id") != id+"/1/received" {
@@ -266,7 +266,7 @@ func TestMultipart(t *testing.T) {
 	if err != nil || !bytes.Equal(stored, jpegBytes) {
 		t.Errorf("file not stored untouched: %v", err)
 	}
-	if original, _ := f.blobs.Get(context.Background(), "originals/"+id+"/v1"); !bytes.Equal(original, article) {
+	if original, _ := f.blobs.Get(context.Background(), "originals/"+id+"/v1/article"); !bytes.Equal(original, article) {
 		t.Error("article part not stored untouched")
 	}
 
