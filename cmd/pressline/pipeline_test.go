@@ -378,27 +378,7 @@ func TestImagesPublish(t *testing.T) {
 
 	ctx := context.Background()
 	ev := e.published(t)[id][0]
-	raw, err := e.s3.Get(ctx, ev.NinjsKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Associations []struct {
-			By           string
-			Descriptions []struct{ Value string }
-			Renditions   []struct {
-				Href   string
-				Width  int
-				Height int
-			}
-		}
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Associations) != 2 {
-		t.Fatalf("%d pictures in the ninjs, want 2:\n%s", len(doc.Associations), raw)
-	}
+	doc := e.pictures(t, ev.NinjsKey)
 	// The first photo had an empty caption: the embedded IPTC one fills
 	// it, with the embedded credit; the second keeps the article's own.
 	first, second := doc.Associations[0], doc.Associations[1]
@@ -469,6 +449,37 @@ func TestImagesPublish(t *testing.T) {
 	}
 }
 
+// ninjsPictures is the part of a published ninjs document the image
+// tests read.
+type ninjsPictures struct {
+	Associations []struct {
+		By           string
+		Descriptions []struct{ Value string }
+		Renditions   []struct {
+			Href          string
+			Width, Height int
+		}
+	}
+}
+
+// pictures reads the pictures of a published ninjs document; the tests
+// using it send two images that must publish.
+func (e *env) pictures(t *testing.T, key string) ninjsPictures {
+	t.Helper()
+	raw, err := e.s3.Get(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc ninjsPictures
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Associations) != 2 {
+		t.Fatalf("%d pictures in the ninjs, want 2:\n%s", len(doc.Associations), raw)
+	}
+	return doc
+}
+
 // TestUploadedImages sends the sample with two photos, as pressline
 // submit --image does: the first fills the image placeholder the draft
 // marker left (with the sample's own caption and the photo's embedded
@@ -487,23 +498,7 @@ func TestUploadedImages(t *testing.T) {
 	}
 	id := e.submitAs(t, body, ct)
 	waitFor(t, "published", 30*time.Second, func() bool { return len(e.published(t)[id]) == 2 })
-	raw, err := e.s3.Get(context.Background(), e.published(t)[id][0].NinjsKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Associations []struct {
-			By           string
-			Descriptions []struct{ Value string }
-			Renditions   []struct{ Href string }
-		}
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Associations) != 2 {
-		t.Fatalf("%d pictures, want 2:\n%s", len(doc.Associations), raw)
-	}
+	doc := e.pictures(t, e.published(t)[id][0].NinjsKey)
 	lead, placeholder := doc.Associations[0], doc.Associations[1]
 	if len(lead.Descriptions) != 0 || len(lead.Renditions) != 6 {
 		t.Errorf("lead photo: %+v", lead)

@@ -274,23 +274,15 @@ func TestMultipart(t *testing.T) {
 	for i := range 4 {
 		many[fmt.Sprintf("p%d.jpg", i)] = jpegBytes
 	}
-	tests := []struct {
-		name    string
-		ct      string
-		body    []byte
-		code    int
-		problem string
-		field   string
-	}{}
+	type badRequest struct {
+		name, ct       string
+		body           []byte
+		code           int
+		problem, field string
+	}
+	var tests []badRequest
 	add := func(name string, code int, problem, field string, ct string, body []byte) {
-		tests = append(tests, struct {
-			name    string
-			ct      string
-			body    []byte
-			code    int
-			problem string
-			field   string
-		}{name, ct, body, code, problem, field})
+		tests = append(tests, badRequest{name, ct, body, code, problem, field})
 	}
 	ct, body = multipartRequest(t, nil, "", map[string][]byte{"a.jpg": jpegBytes}, nil)
 	add("no article", 422, "missing-article", "article", ct, body)
