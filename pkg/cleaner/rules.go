@@ -121,7 +121,7 @@ func (b *builder) header(segs []segment) []segment {
 		case b.a.Kicker == "" && b.a.Title == "" && b.takeKicker(t):
 		case b.takeTopByline(t):
 		case b.a.Title == "" && s.kind != segQuote && isTitleCandidate(t):
-			b.a.Title = strings.TrimSuffix(t, ":")
+			b.a.Title = strings.TrimSpace(strings.TrimSuffix(t, ":"))
 		case b.a.Title != "" && sameText(t, b.a.Title):
 			// The page repeats the title it declared in its metadata.
 		default:
@@ -153,8 +153,8 @@ func (b *builder) takeSection(t string) bool {
 		b.a.Section = strings.TrimSpace(parts[len(parts)-1])
 		return true
 	}
-	if b.c.sections[strings.ToLower(strings.TrimSuffix(t, ":"))] {
-		b.a.Section = strings.TrimSuffix(t, ":")
+	if b.c.sections[strings.ToLower(strings.TrimSpace(strings.TrimSuffix(t, ":")))] {
+		b.a.Section = strings.TrimSpace(strings.TrimSuffix(t, ":"))
 		return true
 	}
 	return false
