@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -31,50 +32,40 @@ func TestDevCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, site, ops, s3 := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
-	env := append(os.Environ(),
-		"PRESSLINE_DATA_DIR="+filepath.Join(dir, "data"),
-		"PRESSLINE_HTTP_ADDR="+api, "PRESSLINE_SITE_ADDR="+site, "PRESSLINE_OPS_ADDR="+ops,
-		"PRESSLINE_SITE_URL=http://"+site, "PRESSLINE_S3_ENDPOINT="+s3,
-		"PRESSLINE_NATS_URL=nats://"+testenv.FreeAddr(t),
-		"PRESSLINE_SERVER=http://"+api)
-
-	dev := exec.Command(bin, "dev")
-	dev.Env = env
-	dev.Dir = dir
-	stdout, _ := dev.StdoutPipe()
-	var stderr bytes.Buffer
-	dev.Stderr = &stderr
-	dev.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := dev.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	banner := make(chan string, 1)
-	go func() {
-		var b strings.Builder
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			b.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "try: pressline submit") {
-				banner <- b.String()
+	// Free ports are picked, closed and handed to the binary, so a test of
+	// another package running at the same time can take one in between:
+	// start again with fresh ports when that happens.
+	var (
+		env            []string
+		api, site, ops string
+		dev            *exec.Cmd
+		stderr         *bytes.Buffer
+		exited         chan error
+	)
+	for attempt := 1; ; attempt++ {
+		var s3 string
+		api, site, ops, s3 = testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
+		env = append(os.Environ(),
+			"PRESSLINE_DATA_DIR="+filepath.Join(dir, "data"),
+			"PRESSLINE_HTTP_ADDR="+api, "PRESSLINE_SITE_ADDR="+site, "PRESSLINE_OPS_ADDR="+ops,
+			"PRESSLINE_SITE_URL=http://"+site, "PRESSLINE_S3_ENDPOINT="+s3,
+			"PRESSLINE_NATS_URL=nats://"+testenv.FreeAddr(t),
+			"PRESSLINE_SERVER=http://"+api)
+		var banner string
+		var err error
+		dev, stderr, exited, banner, err = startDev(t, bin, dir, env)
+		if err == nil {
+			if !strings.Contains(banner, "published site http://"+site+"/dev/") || !strings.Contains(banner, `newsroom "dev" token: dev_`) {
+				t.Errorf("banner:\n%s", banner)
 			}
+			break
 		}
-		exited <- dev.Wait()
-	}()
-	select {
-	case out := <-banner:
-		if !strings.Contains(out, "published site http://"+site+"/dev/") || !strings.Contains(out, `newsroom "dev" token: dev_`) {
-			t.Errorf("banner:\n%s", out)
+		if attempt < 3 && strings.Contains(stderr.String(), "address already in use") {
+			continue
 		}
-	case err := <-exited:
-		t.Fatalf("pressline dev exited: %v\n%s", err, stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("pressline dev did not start\n%s", stderr.String())
+		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 
-	// A photo goes with it: the embedded S3 server keeps objects as files
-	// and folders, which the article and its files must both fit.
 	submit := exec.Command(bin, "submit", "--wait", "--image", filepath.Join(mustAbs(t, "../../pkg/imaging/testdata"), "iptc.jpg"), sample)
 	submit.Env = env
 	submit.Dir = dir // the token is found in ./data, where dev put it
@@ -118,6 +109,43 @@ func TestDevCommand(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("pressline dev did not stop within 20s of SIGTERM")
+	}
+}
+
+// startDev starts pressline dev and waits for its banner.
+func startDev(t *testing.T, bin, dir string, env []string) (*exec.Cmd, *bytes.Buffer, chan error, string, error) {
+	t.Helper()
+	dev := exec.Command(bin, "dev")
+	dev.Env = env
+	dev.Dir = dir
+	stdout, _ := dev.StdoutPipe()
+	stderr := &bytes.Buffer{}
+	dev.Stderr = stderr
+	dev.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := dev.Start(); err != nil {
+		return nil, stderr, nil, "", err
+	}
+	exited := make(chan error, 1)
+	banner := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			b.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "try: pressline submit") {
+				banner <- b.String()
+			}
+		}
+		exited <- dev.Wait()
+	}()
+	select {
+	case out := <-banner:
+		return dev, stderr, exited, out, nil
+	case err := <-exited:
+		return nil, stderr, nil, "", fmt.Errorf("pressline dev exited: %v", err)
+	case <-time.After(30 * time.Second):
+		dev.Process.Kill()
+		return nil, stderr, nil, "", fmt.Errorf("pressline dev did not start")
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"io"
 	"iter"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -50,6 +51,9 @@ type Info struct {
 	ContentType  string
 	LastModified time.Time
 	ETag         string
+	// Metadata is the object's user metadata (x-amz-meta-*), keys in
+	// canonical form ("Pressline-Ref"); filled by Stat.
+	Metadata map[string]string
 }
 
 // New connects to the endpoint and makes sure the bucket exists.
@@ -93,11 +97,21 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, contentType st
 	return s.PutReader(ctx, key, bytes.NewReader(data), int64(len(data)), contentType)
 }
 
+// PutWithMetadata stores data with user metadata (ASCII values, 2 KiB in
+// all at most, as S3 allows).
+func (s *Store) PutWithMetadata(ctx context.Context, key string, data []byte, contentType string, meta map[string]string) error {
+	return s.put(ctx, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{ContentType: contentType, UserMetadata: meta})
+}
+
 // PutReader stores size bytes from r under key; size -1 streams an unknown
 // length as a multipart upload.
 func (s *Store) PutReader(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
+	return s.put(ctx, key, r, size, minio.PutObjectOptions{ContentType: contentType})
+}
+
+func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, opts minio.PutObjectOptions) error {
 	done := s.observe("put")
-	_, err := s.client.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{ContentType: contentType})
+	_, err := s.client.PutObject(ctx, s.bucket, key, r, size, opts)
 	done(err)
 	if err != nil {
 		return fmt.Errorf("blob: put %s: %w", key, classify(err))
@@ -166,10 +180,17 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // List yields every object whose key starts with prefix, in key order.
 func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[Info, error] {
+	return s.ListAfter(ctx, prefix, "")
+}
+
+// ListAfter is List starting after the key startAfter, so a scan of keys
+// that sort by time (ULIDs) can begin at a point in time.
+func (s *Store) ListAfter(ctx context.Context, prefix, startAfter string) iter.Seq2[Info, error] {
 	return func(yield func(Info, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel() // stops minio-go's listing goroutine if we stop early
-		for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		opts := minio.ListObjectsOptions{Prefix: prefix, Recursive: true, StartAfter: startAfter}
+		for obj := range s.client.ListObjects(ctx, s.bucket, opts) {
 			if obj.Err != nil {
 				yield(Info{}, fmt.Errorf("blob: list %s: %w", prefix, classify(obj.Err)))
 				return
@@ -191,7 +212,14 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 func infoOf(o minio.ObjectInfo) Info {
-	return Info{Key: o.Key, Size: o.Size, ContentType: o.ContentType, LastModified: o.LastModified, ETag: o.ETag}
+	info := Info{Key: o.Key, Size: o.Size, ContentType: o.ContentType, LastModified: o.LastModified, ETag: o.ETag}
+	for k, v := range o.UserMetadata {
+		if info.Metadata == nil {
+			info.Metadata = map[string]string{}
+		}
+		info.Metadata[http.CanonicalHeaderKey(strings.TrimPrefix(strings.ToLower(k), "x-amz-meta-"))] = v
+	}
+	return info
 }
 
 // classify marks a missing object with ErrNotFound and everything else as

@@ -187,10 +187,11 @@ func checkArticle(ct string, body []byte, field string) *problem {
 	return nil
 }
 
-// accept makes the article durable: the original in S3 first, then the
-// event. An original without its event is invisible to the pipeline.
+// accept makes the article durable: the files and the original in S3
+// first, then the event. An original without its event is invisible to
+// the pipeline until the reconciler finds it (see reconcile.go); the
+// original carries its ArticleRef in its metadata for that.
 func (s *Service) accept(ctx context.Context, ref *pb.ArticleRef, a *submission) error {
-	body, contentType := a.body, a.contentType
 	// No key is a prefix of another: storage that maps keys to files
 	// and folders (the embedded server) cannot hold both "v1" and
 	// "v1/files/x.jpg".
@@ -203,9 +204,22 @@ func (s *Service) accept(ctx context.Context, ref *pb.ArticleRef, a *submission)
 		}
 		ref.Uploads = append(ref.Uploads, &pb.Upload{Name: f.name, Key: fkey, ContentType: f.contentType, Size: int64(len(f.data))})
 	}
-	if err := s.cfg.Blobs.Put(ctx, key, body, contentType); err != nil {
+	meta, err := refMetadata(ref)
+	if err != nil {
 		return err
 	}
+	if err := s.cfg.Blobs.PutWithMetadata(ctx, key, a.body, a.contentType, meta); err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("%d bytes, %s", len(a.body), a.contentType)
+	if len(a.files) > 0 {
+		detail += fmt.Sprintf(", %d files", len(a.files))
+	}
+	return s.emit(ctx, ref, key, a.body, a.contentType, detail)
+}
+
+// emit sends the received event for a stored original and records it.
+func (s *Service) emit(ctx context.Context, ref *pb.ArticleRef, key string, body []byte, contentType, detail string) error {
 	// The original is in S3 already, so a large one needs no second copy:
 	// its key is the claim check.
 	payload := &pb.Payload{Size: int64(len(body)), ContentType: contentType}
@@ -220,10 +234,6 @@ func (s *Service) accept(ctx context.Context, ref *pb.ArticleRef, a *submission)
 	}
 	// The article is accepted now; a status write that fails only delays
 	// what GET shows until the next stage writes.
-	detail := fmt.Sprintf("%d bytes, %s", len(body), contentType)
-	if len(a.files) > 0 {
-		detail += fmt.Sprintf(", %d files", len(a.files))
-	}
 	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: "ingest", State: status.Received, Detail: detail}); err != nil {
 		s.log.Warn("status not recorded", "article_id", ref.Id, "err", err)
 	}

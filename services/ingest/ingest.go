@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pressline/pressline/pkg/blob"
 	"github.com/pressline/pressline/pkg/config"
 	"github.com/pressline/pressline/pkg/ops"
 	"github.com/pressline/pressline/pkg/status"
@@ -30,7 +32,10 @@ type (
 	}
 	blobStore interface {
 		Put(ctx context.Context, key string, data []byte, contentType string) error
+		PutWithMetadata(ctx context.Context, key string, data []byte, contentType string, meta map[string]string) error
 		Get(ctx context.Context, key string) ([]byte, error)
+		Stat(ctx context.Context, key string) (blob.Info, error)
+		ListAfter(ctx context.Context, prefix, startAfter string) iter.Seq2[blob.Info, error]
 	}
 	statusStore interface {
 		Record(ctx context.Context, ref *pb.ArticleRef, step status.Step) error
@@ -53,6 +58,11 @@ type Config struct {
 	MaxImageBytes   int64
 	Log             *slog.Logger
 	Registerer      prometheus.Registerer
+	// Reconcile is how often to look for originals stored without their
+	// event (0: every minute); ReconcileGrace how old such an original
+	// must be, so requests in progress are left alone (0: 30 s).
+	Reconcile      time.Duration
+	ReconcileGrace time.Duration
 }
 
 // Service is the ingest API.
@@ -81,6 +91,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxImageBytes <= 0 {
 		cfg.MaxImageBytes = 50 << 20
 	}
+	if cfg.Reconcile <= 0 {
+		cfg.Reconcile = time.Minute
+	}
+	if cfg.ReconcileGrace <= 0 {
+		cfg.ReconcileGrace = 30 * time.Second
+	}
 	s := &Service{cfg: cfg, log: cfg.Log, now: time.Now, metrics: newMetrics(cfg.Registerer)}
 	s.handler = s.routes()
 	return s, nil
@@ -89,14 +105,22 @@ func New(cfg Config) (*Service, error) {
 // Handler serves the API, for tests and for embedding.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// Run serves the API on cfg.Addr until ctx is cancelled, then stops taking
-// requests and lets those in progress finish.
+// Run serves the API on cfg.Addr and runs the reconciler until ctx is
+// cancelled, then stops taking requests and lets those in progress
+// finish.
 func (s *Service) Run(ctx context.Context) error {
 	l, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("ingest: listen %s: %w", s.cfg.Addr, err)
 	}
-	return ops.Serve(ctx, l, s.handler, s.log)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.reconcileLoop(ctx)
+	}()
+	err = ops.Serve(ctx, l, s.handler, s.log)
+	<-done
+	return err
 }
 
 type metrics struct {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"mime/multipart"
 	"net/http"
@@ -15,8 +16,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/ulid/v2"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pressline/pressline/pkg/blob"
@@ -30,6 +33,7 @@ import (
 const token = "newsroom-token-0123456789"
 
 type fixture struct {
+	svc    *Service
 	srv    *httptest.Server
 	blobs  *blob.Store
 	status *status.Store
@@ -62,6 +66,7 @@ func newFixture(t *testing.T, blobs blobStore) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.svc = svc
 	f.srv = httptest.NewServer(svc.Handler())
 	t.Cleanup(f.srv.Close)
 	return f
@@ -311,5 +316,72 @@ func TestMultipart(t *testing.T) {
 				t.Errorf("field %v, want %s", p["field"], tt.field)
 			}
 		})
+	}
+}
+
+func (failingStore) PutWithMetadata(context.Context, string, []byte, string, map[string]string) error {
+	return errors.New("connection refused")
+}
+func (failingStore) Stat(context.Context, string) (blob.Info, error) {
+	return blob.Info{}, errors.New("down")
+}
+func (failingStore) ListAfter(context.Context, string, string) iter.Seq2[blob.Info, error] {
+	return func(yield func(blob.Info, error) bool) { yield(blob.Info{}, errors.New("down")) }
+}
+
+// TestReconcilerRecoversOrphans stores an original as ingest does and
+// "dies" before the event: the reconciler sends the event, once, with
+// the uploads listed beside the original; accepted articles are left
+// alone.
+func TestReconcilerRecoversOrphans(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	svc := f.svc
+	svc.cfg.ReconcileGrace = time.Nanosecond
+
+	// One article accepted the normal way: nothing to recover.
+	if resp, _ := f.post(t, "Bearer "+token, "text/plain", []byte("Tin thường\n\nĐoạn.\n")); resp.StatusCode != 202 {
+		t.Fatal(resp.Status)
+	}
+	// One orphan: original and a file stored, no event, no status.
+	ref := &pb.ArticleRef{Id: ulid.Make().String(), Version: 1, Newsroom: "quocoai", Sites: []string{"front"}}
+	meta, err := refMetadata(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := "originals/" + ref.Id + "/v1/"
+	if err := f.blobs.Put(ctx, prefix+"files/a.jpg", jpegBytes, "image/jpeg"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.blobs.PutWithMetadata(ctx, prefix+"article", []byte("Tin mồ côi\n\nĐoạn.\n"), "text/plain", meta); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+
+	n, err := svc.Reconcile(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("recovered %d, %v; want 1", n, err)
+	}
+	st, err := f.status.Get(ctx, ref.Id)
+	if err != nil || st.State != status.Received {
+		t.Fatalf("status = %v, %v", st, err)
+	}
+	s, _ := f.js.Stream(ctx, bus.StreamArticles)
+	msg, err := s.GetLastMsgForSubject(ctx, bus.SubjectReceived)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev pb.ArticleReceived
+	proto.Unmarshal(msg.Data, &ev)
+	if ev.Article.GetId() != ref.Id || len(ev.Article.GetUploads()) != 1 || ev.Article.Uploads[0].Name != "a.jpg" ||
+		string(ev.Original.GetInline()) != "Tin mồ côi\n\nĐoạn.\n" || msg.Header.Get("Nats-Msg-Id") != ref.Id+"/1/received" {
+		t.Errorf("recovered event = %v", &ev)
+	}
+	if n, err := svc.Reconcile(ctx); err != nil || n != 0 {
+		t.Errorf("second pass recovered %d, %v; want 0", n, err)
+	}
+	info, _ := s.Info(ctx)
+	if info.State.Msgs != 2 {
+		t.Errorf("%d events in the stream, want 2 (one each)", info.State.Msgs)
 	}
 }

@@ -78,6 +78,36 @@ func Run(t *testing.T, s *blob.Store) {
 			t.Fatalf("multipart object corrupted: %d bytes back, want %d", len(got), len(big))
 		}
 	})
+	t.Run("user metadata", func(t *testing.T) {
+		meta := map[string]string{"Pressline-Ref": "CgRBMTIzEAEaAmRl"}
+		if err := s.PutWithMetadata(ctx, "contract/meta", []byte("x"), "text/plain", meta); err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Stat(ctx, "contract/meta")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Metadata["Pressline-Ref"] != meta["Pressline-Ref"] {
+			t.Fatalf("metadata back = %v, want %v", info.Metadata, meta)
+		}
+	})
+	t.Run("list after", func(t *testing.T) {
+		for _, k := range []string{"contract/after/01A", "contract/after/01B", "contract/after/01C"} {
+			if err := s.Put(ctx, k, []byte(k), "text/plain"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var keys []string
+		for info, err := range s.ListAfter(ctx, "contract/after/", "contract/after/01A") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, info.Key)
+		}
+		if got := strings.Join(keys, ","); got != "contract/after/01B,contract/after/01C" {
+			t.Fatalf("list after = %s", got)
+		}
+	})
 	t.Run("list and delete", func(t *testing.T) {
 		for _, k := range []string{"contract/list/b", "contract/list/a", "contract/list/sub/c", "contract/listx"} {
 			if err := s.Put(ctx, k, []byte(k), "text/plain"); err != nil {
