@@ -54,10 +54,17 @@ func (c *client) resolveToken() error {
 
 // do sends a request and decodes a JSON answer into out; a problem answer
 // becomes an error that says what the server said.
-func (c *client) do(ctx context.Context, method, path, contentType string, body []byte, out any) (int, error) {
+func (c *client) do(ctx context.Context, method, path, contentType string, body []byte, out any, headers ...map[string]string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.server, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
+	}
+	for _, h := range headers {
+		for k, v := range h {
+			if v != "" {
+				req.Header.Set(k, v)
+			}
+		}
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	if contentType != "" {
@@ -92,6 +99,8 @@ func cmdSubmit(ctx context.Context, args []string, stdout io.Writer) error {
 	c := clientFlags(fs)
 	wait := fs.Bool("wait", false, "wait until the article is published (or fails) and print each step")
 	contentType := fs.String("content-type", "", "Content-Type of the file; default from its extension (.html, .json, else text/plain; charset=utf-8)")
+	externalID := fs.String("external-id", "", "the newsroom's own id for the article: the same id with changed content sends a correction (a new version)")
+	idemKey := fs.String("idempotency-key", "", "a key that makes sending the same request again safe")
 	var images imageFlags
 	fs.Var(&images, "image", "an image file to send with the article (repeat for several); image blocks refer to it by name")
 	if err := fs.Parse(args); err != nil {
@@ -120,7 +129,8 @@ func cmdSubmit(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	if _, err := c.do(ctx, http.MethodPost, "/v1/articles", reqType, reqBody, &acc); err != nil {
+	headers := map[string]string{"External-Id": *externalID, "Idempotency-Key": *idemKey}
+	if _, err := c.do(ctx, http.MethodPost, "/v1/articles", reqType, reqBody, &acc, headers); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, acc.ID)

@@ -24,6 +24,7 @@ import (
 	"github.com/pressline/pressline/pkg/config"
 	"github.com/pressline/pressline/pkg/imaging"
 	"github.com/pressline/pressline/pkg/ops"
+	"github.com/pressline/pressline/pkg/refs"
 	"github.com/pressline/pressline/pkg/safefetch"
 	"github.com/pressline/pressline/pkg/status"
 	"github.com/pressline/pressline/services/clean"
@@ -45,6 +46,7 @@ type deps struct {
 	bus     *bus.Bus
 	blobs   *blob.Store
 	status  *status.Store
+	refs    *refs.Store
 	metrics *bus.Metrics
 }
 
@@ -81,6 +83,10 @@ func connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, 
 		return nil, err
 	}
 	if d.status, err = status.Open(ctx, d.bus.JetStream(), cfg.Replicas); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if d.refs, err = refs.Open(ctx, d.bus.JetStream(), cfg.Replicas); err != nil {
 		nc.Close()
 		return nil, err
 	}
@@ -141,7 +147,7 @@ func (d *deps) build(names []string) ([]runner, error) {
 			if len(d.cfg.Newsrooms) == 0 {
 				return nil, errors.New("ingest needs at least one newsroom: set --newsrooms (PRESSLINE_NEWSROOMS) to name:token:site[,site]")
 			}
-			r, err = ingest.New(ingest.Config{Addr: d.cfg.HTTPAddr, Bus: d.bus, Blobs: d.blobs, Status: d.status,
+			r, err = ingest.New(ingest.Config{Addr: d.cfg.HTTPAddr, Bus: d.bus, Blobs: d.blobs, Status: d.status, Refs: d.refs,
 				Newsrooms: d.cfg.Newsrooms, InlineLimit: d.cfg.InlineLimit, MaxBodyBytes: d.cfg.MaxBodyBytes,
 				MaxRequestBytes: d.cfg.MaxRequestBytes, MaxImages: d.cfg.MaxImages, MaxImageBytes: d.cfg.MaxImageBytes,
 				Log: log, Registerer: d.reg})

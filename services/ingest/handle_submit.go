@@ -14,7 +14,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/oklog/ulid/v2"
 	"golang.org/x/text/encoding/htmlindex"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -99,9 +98,28 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	tgt, p, err := s.resolve(r.Context(), r, nr.Name, a)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	if err != nil {
+		s.log.Error("key lookup", "newsroom", nr.Name, "err", err)
+		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable",
+			Detail: "the article could not be checked against earlier submissions; send it again in a few seconds"})
+		return
+	}
+	if tgt.repeat {
+		// The same content was accepted before: the same answer, and
+		// nothing sent again.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Location", "/v1/articles/"+tgt.id)
+		writeJSON(w, accepted{ID: tgt.id, Version: tgt.version, StatusURL: "/v1/articles/" + tgt.id})
+		return
+	}
 	ref := &pb.ArticleRef{
-		Id:         ulid.Make().String(),
-		Version:    1,
+		Id:         tgt.id,
+		Version:    tgt.version,
 		Newsroom:   nr.Name,
 		Sites:      nr.Sites,
 		ReceivedAt: timestamppb.New(s.now()),

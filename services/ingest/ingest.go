@@ -20,6 +20,7 @@ import (
 	"github.com/pressline/pressline/pkg/blob"
 	"github.com/pressline/pressline/pkg/config"
 	"github.com/pressline/pressline/pkg/ops"
+	"github.com/pressline/pressline/pkg/refs"
 	"github.com/pressline/pressline/pkg/status"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
@@ -37,6 +38,10 @@ type (
 		Stat(ctx context.Context, key string) (blob.Info, error)
 		ListAfter(ctx context.Context, prefix, startAfter string) iter.Seq2[blob.Info, error]
 	}
+	refStore interface {
+		Get(ctx context.Context, kind, newsroom, key string) (refs.Entry, uint64, bool, error)
+		Put(ctx context.Context, kind, newsroom, key string, e refs.Entry, rev uint64) error
+	}
 	statusStore interface {
 		Record(ctx context.Context, ref *pb.ArticleRef, step status.Step) error
 		Get(ctx context.Context, id string) (*pb.ArticleStatus, error)
@@ -49,6 +54,7 @@ type Config struct {
 	Bus          publisher
 	Blobs        blobStore
 	Status       statusStore
+	Refs         refStore // newsroom keys to articles
 	Newsrooms    []config.Newsroom
 	InlineLimit  int
 	MaxBodyBytes int64 // the article itself
@@ -76,8 +82,8 @@ type Service struct {
 
 // New builds the service; it does not listen until Run.
 func New(cfg Config) (*Service, error) {
-	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil {
-		return nil, errors.New("ingest: Bus, Blobs and Status are required")
+	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil || cfg.Refs == nil {
+		return nil, errors.New("ingest: Bus, Blobs, Status and Refs are required")
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		return nil, errors.New("ingest: MaxBodyBytes must be positive")

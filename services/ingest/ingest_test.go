@@ -15,6 +15,7 @@ import (
 	"net/textproto"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/pressline/pressline/pkg/blob"
 	"github.com/pressline/pressline/pkg/bus"
 	"github.com/pressline/pressline/pkg/config"
+	"github.com/pressline/pressline/pkg/refs"
 	"github.com/pressline/pressline/pkg/status"
 	"github.com/pressline/pressline/pkg/testenv"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
@@ -52,6 +54,10 @@ func newFixture(t *testing.T, blobs blobStore) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rs, err := refs.Open(context.Background(), b.JetStream(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := &fixture{status: st, js: b.JetStream()}
 	if blobs == nil {
 		f.blobs, err = blob.New(context.Background(), testenv.MinIO(t))
@@ -60,7 +66,7 @@ func newFixture(t *testing.T, blobs blobStore) *fixture {
 		}
 		blobs = f.blobs
 	}
-	svc, err := New(Config{Bus: b, Blobs: blobs, Status: st, InlineLimit: 64, MaxBodyBytes: 1000, Log: log,
+	svc, err := New(Config{Bus: b, Blobs: blobs, Status: st, Refs: rs, InlineLimit: 64, MaxBodyBytes: 1000, Log: log,
 		MaxRequestBytes: 100_000, MaxImages: 3, MaxImageBytes: 2000,
 		Newsrooms: []config.Newsroom{{Name: "quocoai", TokenHash: config.HashToken(token), Sites: []string{"front"}}}})
 	if err != nil {
@@ -72,9 +78,12 @@ func newFixture(t *testing.T, blobs blobStore) *fixture {
 	return f
 }
 
-func (f *fixture) post(t *testing.T, auth, contentType string, body []byte) (*http.Response, map[string]any) {
+func (f *fixture) post(t *testing.T, auth, contentType string, body []byte, headers ...string) (*http.Response, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", f.srv.URL+"/v1/articles", bytes.NewReader(body))
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
@@ -383,5 +392,83 @@ func TestReconcilerRecoversOrphans(t *testing.T) {
 	info, _ := s.Info(ctx)
 	if info.State.Msgs != 2 {
 		t.Errorf("%d events in the stream, want 2 (one each)", info.State.Msgs)
+	}
+}
+
+func (f *fixture) events(t *testing.T) int {
+	t.Helper()
+	s, err := f.js.Stream(context.Background(), bus.StreamArticles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(info.State.Msgs)
+}
+
+func TestIdempotencyAndCorrections(t *testing.T) {
+	f := newFixture(t, nil)
+	bearer := "Bearer " + token
+	v1 := []byte("Tin\n\nBản đầu tiên.\n")
+	v2 := []byte("Tin\n\nBản đã sửa.\n")
+
+	resp, first := f.post(t, bearer, "text/plain", v1, HeaderIdempotencyKey, "req-1")
+	if resp.StatusCode != 202 {
+		t.Fatalf("first: %d %v", resp.StatusCode, first)
+	}
+	resp, again := f.post(t, bearer, "text/plain", v1, HeaderIdempotencyKey, "req-1")
+	if resp.StatusCode != 200 || again["id"] != first["id"] || f.events(t) != 1 {
+		t.Errorf("repeat: %d %v, %d events; want 200, the same id, 1 event", resp.StatusCode, again, f.events(t))
+	}
+	resp, p := f.post(t, bearer, "text/plain", v2, HeaderIdempotencyKey, "req-1")
+	if resp.StatusCode != 422 || p["type"] != "urn:pressline:problem:idempotency-key-reused" || p["field"] != HeaderIdempotencyKey {
+		t.Errorf("reused key: %d %v", resp.StatusCode, p)
+	}
+
+	resp, a1 := f.post(t, bearer, "text/plain", v1, HeaderExternalID, "cms-4711")
+	resp2, same := f.post(t, bearer, "text/plain", v1, HeaderExternalID, "cms-4711")
+	resp3, a2 := f.post(t, bearer, "text/plain", v2, HeaderExternalID, "cms-4711")
+	if resp.StatusCode != 202 || resp2.StatusCode != 200 || same["id"] != a1["id"] {
+		t.Errorf("external id repeat: %d %d %v %v", resp.StatusCode, resp2.StatusCode, a1, same)
+	}
+	if resp3.StatusCode != 202 || a2["id"] != a1["id"] || a2["version"] != float64(2) {
+		t.Errorf("correction: %d %v, want 202 with %v version 2", resp3.StatusCode, a2, a1["id"])
+	}
+	if n := f.events(t); n != 3 {
+		t.Errorf("%d events, want 3 (req-1, cms-4711 v1, cms-4711 v2)", n)
+	}
+	st, err := f.status.Get(context.Background(), a1["id"].(string))
+	if err != nil || st.GetArticle().GetVersion() != 2 {
+		t.Errorf("status = %v, %v; want version 2", st, err)
+	}
+	// The correction is stored as version 2 beside the first.
+	if got, err := f.blobs.Get(context.Background(), "originals/"+a1["id"].(string)+"/v2/article"); err != nil || !bytes.Equal(got, v2) {
+		t.Errorf("correction not stored as v2: %v", err)
+	}
+}
+
+// TestConcurrentRepeats: ten copies of one request at once agree on one
+// article and send one event.
+func TestConcurrentRepeats(t *testing.T) {
+	f := newFixture(t, nil)
+	var mu sync.Mutex
+	ids := map[any]int{}
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			resp, acc := f.post(t, "Bearer "+token, "text/plain", []byte("Tin\n\nMột lần thôi.\n"), HeaderIdempotencyKey, "burst")
+			if resp.StatusCode != 202 && resp.StatusCode != 200 {
+				t.Errorf("status %d %v", resp.StatusCode, acc)
+			}
+			mu.Lock()
+			ids[acc["id"]]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(ids) != 1 || f.events(t) != 1 {
+		t.Errorf("ids %v, %d events; want one of each", ids, f.events(t))
 	}
 }

@@ -1,0 +1,111 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/pressline/pressline/pkg/refs"
+	"github.com/pressline/pressline/pkg/status"
+)
+
+// Header names a newsroom uses to make resubmission safe.
+const (
+	HeaderIdempotencyKey = "Idempotency-Key"
+	HeaderExternalID     = "External-Id"
+)
+
+// target is which article and version a submission becomes.
+type target struct {
+	id      string
+	version uint32
+	// repeat: this exact content was accepted already; answer 200 and
+	// send nothing.
+	repeat bool
+}
+
+// resolve decides what a submission is: a new article, a repeat of one
+// already accepted, or (with the newsroom's external id and new content)
+// the next version of one. The key's entry is written before the article
+// is accepted and holds its id, so a request that died in between is
+// completed by its retry under the same id; every write after that is
+// keyed by id and version, and every event by message id, so doing it
+// twice changes nothing.
+func (s *Service) resolve(ctx context.Context, r *http.Request, newsroom string, a *submission) (target, *problem, error) {
+	kind, key := refs.External, r.Header.Get(HeaderExternalID)
+	if key == "" {
+		kind, key = refs.Idempotency, r.Header.Get(HeaderIdempotencyKey)
+	}
+	if key == "" {
+		return target{id: ulid.Make().String(), version: 1}, nil, nil
+	}
+	if len(key) > 256 {
+		return target{}, &problem{Status: http.StatusBadRequest, Type: "key-too-long", Field: headerFor(kind), Limit: 256,
+			Detail: "the key is longer than 256 characters"}, nil
+	}
+	sum := contentSHA(a)
+	for attempt := 0; attempt < 10; attempt++ {
+		e, rev, found, err := s.cfg.Refs.Get(ctx, kind, newsroom, key)
+		if err != nil {
+			return target{}, nil, err
+		}
+		switch {
+		case !found:
+			e = refs.Entry{ArticleID: ulid.Make().String(), Version: 1, ContentSHA256: sum}
+		case e.ContentSHA256 == sum:
+			done, err := s.accepted(ctx, e.ArticleID, e.Version)
+			if err != nil {
+				return target{}, nil, err
+			}
+			return target{id: e.ArticleID, version: e.Version, repeat: done}, nil, nil
+		case kind == refs.Idempotency:
+			return target{}, &problem{Status: http.StatusUnprocessableEntity, Type: "idempotency-key-reused", Field: HeaderIdempotencyKey,
+				Detail: fmt.Sprintf("this Idempotency-Key was used for different content (article %s); use a new key, or External-Id to send a correction", e.ArticleID)}, nil
+		default: // a correction
+			e = refs.Entry{ArticleID: e.ArticleID, Version: e.Version + 1, ContentSHA256: sum}
+		}
+		if err := s.cfg.Refs.Put(ctx, kind, newsroom, key, e, rev); errors.Is(err, refs.ErrConflict) {
+			continue // another request wrote first: read what it decided
+		} else if err != nil {
+			return target{}, nil, err
+		}
+		return target{id: e.ArticleID, version: e.Version}, nil, nil
+	}
+	return target{}, nil, errors.New("ingest: too many concurrent writes to one key")
+}
+
+// accepted reports whether version of article id went out: its status
+// shows that version or a later one.
+func (s *Service) accepted(ctx context.Context, id string, version uint32) (bool, error) {
+	st, err := s.cfg.Status.Get(ctx, id)
+	if errors.Is(err, status.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return st.GetArticle().GetVersion() >= version, nil
+}
+
+func contentSHA(a *submission) string {
+	h := sha256.New()
+	h.Write([]byte(a.contentType + "\x00"))
+	h.Write(a.body)
+	for _, f := range a.files {
+		h.Write([]byte("\x00" + f.name + "\x00"))
+		h.Write(f.data)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func headerFor(kind string) string {
+	if kind == refs.External {
+		return HeaderExternalID
+	}
+	return HeaderIdempotencyKey
+}
