@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -183,7 +184,7 @@ func (e *env) publications(t testing.TB) map[string][]publication {
 				t.Fatal(err)
 			}
 			kind := map[pb.PublicationKind]string{pb.PublicationKind_PUBLICATION_KIND_PUBLISHED: "published",
-				pb.PublicationKind_PUBLICATION_KIND_UPDATED: "updated"}[ev.Kind]
+				pb.PublicationKind_PUBLICATION_KIND_UPDATED: "updated", pb.PublicationKind_PUBLICATION_KIND_WITHDRAWN: "withdrawn"}[ev.Kind]
 			if m.Subject() != bus.SiteSubject(ev.Site, kind) {
 				t.Errorf("%v event for site %s on subject %s", ev.Kind, ev.Site, m.Subject())
 			}
@@ -535,6 +536,71 @@ func TestCorrection(t *testing.T) {
 			t.Errorf("page not corrected: %v", err)
 		}
 	}
+}
+
+// TestWithdraw takes a published article down: the pages go on every
+// site, downstream sites are told, asking twice changes nothing, and a
+// late delivery of the old version does not bring the page back.
+func TestWithdraw(t *testing.T) {
+	e := newEnv(t)
+	p := e.start(t)
+	ctx := context.Background()
+	id := e.submit(t, []byte("Bài sẽ bị gỡ\n\nNội dung bài viết sẽ bị gỡ xuống.\n"))
+	waitFor(t, "published", 10*time.Second, func() bool { return len(e.published(t)[id]) == 2 })
+	first := e.published(t)[id][0]
+
+	del := func() int {
+		req, _ := http.NewRequest("DELETE", "http://"+e.cfg.HTTPAddr+"/v1/articles/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := del(); code != 202 {
+		t.Fatalf("withdraw: %d", code)
+	}
+	waitFor(t, "withdrawn events", 10*time.Second, func() bool { return len(e.published(t)[id]) == 4 })
+	for _, ev := range e.published(t)[id][2:] {
+		if ev.Kind != pb.PublicationKind_PUBLICATION_KIND_WITHDRAWN || ev.Article.GetVersion() != 2 {
+			t.Errorf("event %v", ev)
+		}
+		if _, err := e.s3.Stat(ctx, "public/"+ev.Site+"/articles/"+id+"/index.html"); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("page on %s still there: %v", ev.Site, err)
+		}
+	}
+	var st struct{ State string }
+	getJSON(t, "http://"+e.cfg.HTTPAddr+"/v1/articles/"+id, &st)
+	if st.State != "withdrawn" {
+		t.Errorf("state %q", st.State)
+	}
+	if code := del(); code != 200 {
+		t.Errorf("second withdraw: %d, want 200", code)
+	}
+
+	// The old version comes back late (a redelivery, a replay): skipped.
+	old := &pb.MediaReady{Article: first.Article, Content: &pb.Payload{Location: &pb.Payload_Inline{Inline: mustMarshal(t, &pb.Article{Title: "Bài sẽ bị gỡ"})}}}
+	if err := p.d.bus.Publish(ctx, bus.SubjectMediaReady, "late-replay", first.Article, old); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := e.s3.Stat(ctx, first.HtmlKey); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("a late old version brought the page back: %v", err)
+	}
+	if n := len(e.published(t)[id]); n != 4 {
+		t.Errorf("%d events after the late delivery, want 4", n)
+	}
+}
+
+func mustMarshal(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestRestartLosesNothing stops the whole pipeline, as SIGTERM would,

@@ -33,6 +33,8 @@ const (
 	SubjectReceived   = "pressline.article.received"
 	SubjectCleaned    = "pressline.article.cleaned"
 	SubjectMediaReady = "pressline.article.media_ready"
+	// SubjectWithdraw asks publish to take an article down everywhere.
+	SubjectWithdraw = "pressline.article.withdraw"
 )
 
 // Stream names.

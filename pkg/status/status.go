@@ -27,10 +27,11 @@ const (
 	Cleaned    = "cleaned"
 	MediaReady = "media_ready"
 	Published  = "published"
+	Withdrawn  = "withdrawn"
 	Failed     = "failed"
 )
 
-var rank = map[string]int{Received: 1, Cleaned: 2, MediaReady: 3, Published: 4}
+var rank = map[string]int{Received: 1, Cleaned: 2, MediaReady: 3, Published: 4, Withdrawn: 5}
 
 // ErrNotFound means no article has that id.
 var ErrNotFound = errors.New("no such article")

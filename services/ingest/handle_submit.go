@@ -28,6 +28,8 @@ func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/articles", s.instrument("submit", s.handleSubmit))
 	mux.Handle("GET /v1/articles/{id}", s.instrument("status", s.handleStatus))
+	mux.Handle("POST /v1/articles/{id}/withdraw", s.instrument("withdraw", s.handleWithdraw))
+	mux.Handle("DELETE /v1/articles/{id}", s.instrument("withdraw", s.handleWithdraw))
 	return mux
 }
 

@@ -472,3 +472,48 @@ func TestConcurrentRepeats(t *testing.T) {
 		t.Errorf("ids %v, %d events; want one of each", ids, f.events(t))
 	}
 }
+
+func TestWithdrawRequests(t *testing.T) {
+	f := newFixture(t, nil)
+	resp, acc := f.post(t, "Bearer "+token, "text/plain", []byte("Tin\n\nĐoạn.\n"))
+	if resp.StatusCode != 202 {
+		t.Fatal(resp.Status)
+	}
+	id := acc["id"].(string)
+	tests := []struct {
+		name, method, path, auth, body string
+		code                           int
+		problem                        string
+	}{
+		{"no token", "DELETE", "/v1/articles/" + id, "", "", 401, "unauthenticated"},
+		{"unknown id", "DELETE", "/v1/articles/01NOPE", "Bearer " + token, "", 404, "article-not-found"},
+		{"bad reason body", "POST", "/v1/articles/" + id + "/withdraw", "Bearer " + token, "{reason", 400, "invalid-json"},
+		{"with a reason", "POST", "/v1/articles/" + id + "/withdraw", "Bearer " + token, `{"reason": "legal request"}`, 202, ""},
+		{"again while pending", "DELETE", "/v1/articles/" + id, "Bearer " + token, "", 202, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, f.srv.URL+tt.path, strings.NewReader(tt.body))
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var p map[string]any
+			json.NewDecoder(resp.Body).Decode(&p)
+			if resp.StatusCode != tt.code || (tt.problem != "" && p["type"] != "urn:pressline:problem:"+tt.problem) {
+				t.Errorf("%d %v; want %d %s", resp.StatusCode, p, tt.code, tt.problem)
+			}
+		})
+	}
+	// The pending withdrawal was sent again as the same version: one
+	// withdraw event in the stream.
+	s, _ := f.js.Stream(context.Background(), bus.StreamArticles)
+	msg, err := s.GetLastMsgForSubject(context.Background(), bus.SubjectWithdraw)
+	if err != nil || msg.Sequence != 2 || msg.Header.Get("Nats-Msg-Id") != id+"/2/withdraw" {
+		t.Errorf("withdraw event: seq %d, id %q, %v", msg.Sequence, msg.Header.Get("Nats-Msg-Id"), err)
+	}
+}

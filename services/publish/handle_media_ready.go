@@ -21,6 +21,12 @@ func (s *Service) handleMediaReady(ctx context.Context, m *bus.Msg) error {
 		return fault.Permanent(fmt.Errorf("publish %s: decode event: %w", m.ArticleID, err))
 	}
 	ref := ev.GetArticle()
+	// A newer version (a correction, a withdrawal) was sent after this
+	// one: publishing this would bring back what it replaced.
+	if st, err := s.cfg.Status.Get(ctx, ref.GetId()); err == nil && st.GetArticle().GetVersion() > ref.GetVersion() {
+		m.Log.Info("stale version skipped", "current", st.GetArticle().GetVersion())
+		return nil
+	}
 	var article pb.Article
 	if err := claimcheck.OpenMessage(ctx, s.cfg.Blobs, ev.GetContent(), &article); err != nil {
 		return fmt.Errorf("publish %s: %w", ref.GetId(), err)

@@ -15,7 +15,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pressline/pressline/pkg/bus"
-	"github.com/pressline/pressline/pkg/claimcheck"
 	"github.com/pressline/pressline/pkg/render"
 	"github.com/pressline/pressline/pkg/status"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
@@ -28,7 +27,13 @@ type (
 	}
 	statusRecorder interface {
 		Record(ctx context.Context, ref *pb.ArticleRef, step status.Step) error
+		Get(ctx context.Context, id string) (*pb.ArticleStatus, error)
 		MarkFailed(stage string) func(ctx context.Context, m *bus.Msg, err error)
+	}
+	blobStore interface {
+		Put(ctx context.Context, key string, data []byte, contentType string) error
+		Get(ctx context.Context, key string) ([]byte, error)
+		Delete(ctx context.Context, key string) error
 	}
 )
 
@@ -41,7 +46,7 @@ const PublicPrefix = "public/"
 // Config holds the stage's dependencies.
 type Config struct {
 	Bus        eventBus
-	Blobs      claimcheck.Store
+	Blobs      blobStore
 	Status     statusRecorder
 	Consumer   bus.ConsumerConfig
 	SiteURL    string // public base URL; pages are at SiteURL/<site>/articles/<id>/
@@ -81,9 +86,18 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Run consumes until ctx is cancelled, then finishes in-flight articles.
+// Run consumes articles to publish and withdrawals until ctx is
+// cancelled, then finishes what is in flight.
 func (s *Service) Run(ctx context.Context) error {
-	return s.cfg.Bus.Consume(ctx, s.cfg.Consumer, s.handleMediaReady)
+	withdraw := s.cfg.Consumer
+	withdraw.Stage, withdraw.Subject = Stage+"-withdraw", bus.SubjectWithdraw
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- s.cfg.Bus.Consume(ctx, withdraw, s.handleWithdraw) }()
+	err := s.cfg.Bus.Consume(ctx, s.cfg.Consumer, s.handleMediaReady)
+	cancel() // one consumer stopping stops the other
+	return errors.Join(err, <-errc)
 }
 
 // ArticleURL is the public URL of an article's page on a site.

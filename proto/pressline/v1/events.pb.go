@@ -514,6 +514,61 @@ func (x *MediaReady) GetContent() *Payload {
 	return nil
 }
 
+// Withdraw asks publish to take an article down on every site; published
+// by ingest on pressline.article.withdraw. Its ArticleRef has the version
+// after the last one sent, so no older version can come back.
+type Withdraw struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Article       *ArticleRef            `protobuf:"bytes,1,opt,name=article,proto3" json:"article,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Withdraw) Reset() {
+	*x = Withdraw{}
+	mi := &file_pressline_v1_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Withdraw) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Withdraw) ProtoMessage() {}
+
+func (x *Withdraw) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Withdraw.ProtoReflect.Descriptor instead.
+func (*Withdraw) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_events_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Withdraw) GetArticle() *ArticleRef {
+	if x != nil {
+		return x.Article
+	}
+	return nil
+}
+
+func (x *Withdraw) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // ArticlePublished is published by publish on
 // pressline.site.<site>.<published|updated|withdrawn> for downstream sites.
 type ArticlePublished struct {
@@ -534,7 +589,7 @@ type ArticlePublished struct {
 
 func (x *ArticlePublished) Reset() {
 	*x = ArticlePublished{}
-	mi := &file_pressline_v1_events_proto_msgTypes[6]
+	mi := &file_pressline_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -546,7 +601,7 @@ func (x *ArticlePublished) String() string {
 func (*ArticlePublished) ProtoMessage() {}
 
 func (x *ArticlePublished) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_events_proto_msgTypes[6]
+	mi := &file_pressline_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -559,7 +614,7 @@ func (x *ArticlePublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArticlePublished.ProtoReflect.Descriptor instead.
 func (*ArticlePublished) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_pressline_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ArticlePublished) GetArticle() *ArticleRef {
@@ -641,7 +696,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_pressline_v1_events_proto_msgTypes[7]
+	mi := &file_pressline_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +708,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_events_proto_msgTypes[7]
+	mi := &file_pressline_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +721,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_pressline_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeadLetter) GetStage() string {
@@ -775,7 +830,10 @@ const file_pressline_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"MediaReady\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x12/\n" +
-	"\acontent\x18\x02 \x01(\v2\x15.pressline.v1.PayloadR\acontent\"\xac\x02\n" +
+	"\acontent\x18\x02 \x01(\v2\x15.pressline.v1.PayloadR\acontent\"V\n" +
+	"\bWithdraw\x122\n" +
+	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xac\x02\n" +
 	"\x10ArticlePublished\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x121\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.pressline.v1.PublicationKindR\x04kind\x12\x12\n" +
@@ -821,7 +879,7 @@ func file_pressline_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_pressline_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pressline_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_pressline_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_pressline_v1_events_proto_goTypes = []any{
 	(PublicationKind)(0),          // 0: pressline.v1.PublicationKind
 	(*ArticleRef)(nil),            // 1: pressline.v1.ArticleRef
@@ -830,13 +888,14 @@ var file_pressline_v1_events_proto_goTypes = []any{
 	(*ArticleReceived)(nil),       // 4: pressline.v1.ArticleReceived
 	(*ArticleCleaned)(nil),        // 5: pressline.v1.ArticleCleaned
 	(*MediaReady)(nil),            // 6: pressline.v1.MediaReady
-	(*ArticlePublished)(nil),      // 7: pressline.v1.ArticlePublished
-	(*DeadLetter)(nil),            // 8: pressline.v1.DeadLetter
-	nil,                           // 9: pressline.v1.DeadLetter.HeadersEntry
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*Withdraw)(nil),              // 7: pressline.v1.Withdraw
+	(*ArticlePublished)(nil),      // 8: pressline.v1.ArticlePublished
+	(*DeadLetter)(nil),            // 9: pressline.v1.DeadLetter
+	nil,                           // 10: pressline.v1.DeadLetter.HeadersEntry
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_pressline_v1_events_proto_depIdxs = []int32{
-	10, // 0: pressline.v1.ArticleRef.received_at:type_name -> google.protobuf.Timestamp
+	11, // 0: pressline.v1.ArticleRef.received_at:type_name -> google.protobuf.Timestamp
 	2,  // 1: pressline.v1.ArticleRef.uploads:type_name -> pressline.v1.Upload
 	1,  // 2: pressline.v1.ArticleReceived.article:type_name -> pressline.v1.ArticleRef
 	3,  // 3: pressline.v1.ArticleReceived.original:type_name -> pressline.v1.Payload
@@ -844,16 +903,17 @@ var file_pressline_v1_events_proto_depIdxs = []int32{
 	3,  // 5: pressline.v1.ArticleCleaned.content:type_name -> pressline.v1.Payload
 	1,  // 6: pressline.v1.MediaReady.article:type_name -> pressline.v1.ArticleRef
 	3,  // 7: pressline.v1.MediaReady.content:type_name -> pressline.v1.Payload
-	1,  // 8: pressline.v1.ArticlePublished.article:type_name -> pressline.v1.ArticleRef
-	0,  // 9: pressline.v1.ArticlePublished.kind:type_name -> pressline.v1.PublicationKind
-	10, // 10: pressline.v1.ArticlePublished.published_at:type_name -> google.protobuf.Timestamp
-	9,  // 11: pressline.v1.DeadLetter.headers:type_name -> pressline.v1.DeadLetter.HeadersEntry
-	10, // 12: pressline.v1.DeadLetter.failed_at:type_name -> google.protobuf.Timestamp
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	1,  // 8: pressline.v1.Withdraw.article:type_name -> pressline.v1.ArticleRef
+	1,  // 9: pressline.v1.ArticlePublished.article:type_name -> pressline.v1.ArticleRef
+	0,  // 10: pressline.v1.ArticlePublished.kind:type_name -> pressline.v1.PublicationKind
+	11, // 11: pressline.v1.ArticlePublished.published_at:type_name -> google.protobuf.Timestamp
+	10, // 12: pressline.v1.DeadLetter.headers:type_name -> pressline.v1.DeadLetter.HeadersEntry
+	11, // 13: pressline.v1.DeadLetter.failed_at:type_name -> google.protobuf.Timestamp
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_pressline_v1_events_proto_init() }
@@ -871,7 +931,7 @@ func file_pressline_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pressline_v1_events_proto_rawDesc), len(file_pressline_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

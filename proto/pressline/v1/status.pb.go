@@ -28,7 +28,7 @@ const (
 type ArticleStatus struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Article *ArticleRef            `protobuf:"bytes,1,opt,name=article,proto3" json:"article,omitempty"`
-	// One of received, cleaned, media_ready, published, failed.
+	// One of received, cleaned, media_ready, published, withdrawn, failed.
 	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
 	// Every step so far, oldest first.
 	History []*StageRecord `protobuf:"bytes,3,rep,name=history,proto3" json:"history,omitempty"`
