@@ -150,6 +150,7 @@ func (d *deps) build(names []string) ([]runner, error) {
 			r, err = ingest.New(ingest.Config{Addr: d.cfg.HTTPAddr, Bus: d.bus, Blobs: d.blobs, Status: d.status, Refs: d.refs,
 				Newsrooms: d.cfg.Newsrooms, InlineLimit: d.cfg.InlineLimit, MaxBodyBytes: d.cfg.MaxBodyBytes,
 				MaxRequestBytes: d.cfg.MaxRequestBytes, MaxImages: d.cfg.MaxImages, MaxImageBytes: d.cfg.MaxImageBytes,
+				RatePerSecond: d.cfg.RatePerSecond, RateBurst: d.cfg.RateBurst,
 				Log: log, Registerer: d.reg})
 		case "clean":
 			r, err = clean.New(clean.Config{Bus: d.bus, Blobs: d.blobs, Status: d.status, Consumer: d.consumer(),

@@ -58,6 +58,7 @@ func newEnvWith(t testing.TB, sites, workers string, extra ...string) *env {
 		"--s3-access-key=" + s3cfg.AccessKey, "--s3-secret-key=" + s3cfg.SecretKey,
 		"--http-addr=" + testenv.FreeAddr(t), "--newsrooms=quocoai:" + testToken + ":" + sites,
 		"--site-url=http://news.test", "--workers=" + workers, "--inline-limit=4096",
+		"--rate-per-second=0", // these tests load the pipeline on purpose
 	}, extra...)); err != nil {
 		t.Fatal(err)
 	}
@@ -601,6 +602,53 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestThousandConcurrent: 1,000 submissions at once, 50 in flight, get
+// 1,000 distinct ids, and every one publishes exactly once.
+func TestThousandConcurrent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 1,000 articles through MinIO take about 15 s")
+	}
+	e := newEnvWith(t, "front", "8")
+	e.start(t)
+	const n = 1000
+	ids := make([]string, n)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			for i := range work {
+				ids[i] = e.submit(t, fmt.Appendf(nil, "Tin số %d\n\nĐoạn mở đầu của tin số %d.\n", i, i))
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	distinct := map[string]bool{}
+	for _, id := range ids {
+		distinct[id] = true
+	}
+	if len(distinct) != n {
+		t.Fatalf("%d distinct ids for %d submissions", len(distinct), n)
+	}
+	waitFor(t, "all published", 2*time.Minute, func() bool {
+		pub := e.published(t)
+		for _, id := range ids {
+			if len(pub[id]) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	for id, evs := range e.published(t) {
+		if len(evs) != 1 {
+			t.Errorf("%s published %d times", id, len(evs))
+		}
+	}
 }
 
 // TestRestartLosesNothing stops the whole pipeline, as SIGTERM would,

@@ -45,6 +45,8 @@ type Config struct {
 	MaxRequestBytes int64
 	MaxImages       int
 	MaxImageBytes   int64
+	RatePerSecond   float64 // writes per newsroom per second; 0 for no limit
+	RateBurst       int
 	Workers         int // concurrent messages per stage
 	MaxAttempts     int // deliveries before a dead letter
 	AckWait         time.Duration
@@ -97,6 +99,8 @@ func (c *Config) Register(fs *flag.FlagSet) error {
 	b.int64(&c.MaxRequestBytes, "max-request-bytes", 200<<20, "largest multipart request (article and images), in bytes")
 	b.integer(&c.MaxImages, "max-images", 20, "most images sent with one article")
 	b.int64(&c.MaxImageBytes, "max-image-bytes", 50<<20, "largest image file, in bytes")
+	b.float(&c.RatePerSecond, "rate-per-second", 50, "submissions and withdrawals a newsroom may send per second, on average (0: no limit)")
+	b.integer(&c.RateBurst, "rate-burst", 200, "submissions a newsroom may send at once before the rate applies")
 	b.integer(&c.Workers, "workers", runtime.GOMAXPROCS(0), "messages handled concurrently per stage")
 	b.integer(&c.MaxAttempts, "max-attempts", 5, "deliveries of a message before it becomes a dead letter")
 	b.duration(&c.AckWait, "ack-wait", 30*time.Second, "time a delivery may go unacknowledged before redelivery")
@@ -157,6 +161,12 @@ func (c *Config) Validate(needS3Creds bool) error {
 	}
 	if c.MaxImageBytes < 1 {
 		bad("max-image-bytes", "%d must be positive", c.MaxImageBytes)
+	}
+	if c.RatePerSecond < 0 {
+		bad("rate-per-second", "%g must not be negative", c.RatePerSecond)
+	}
+	if c.RateBurst < 1 {
+		bad("rate-burst", "%d must be at least 1", c.RateBurst)
 	}
 	if c.Workers < 1 || c.Workers > 1024 {
 		bad("workers", "%d is outside 1..1024", c.Workers)
@@ -286,6 +296,18 @@ func (b *binder) int64(p *int64, name string, def int64, usage string) {
 		}
 	}
 	b.fs.Int64Var(p, name, def, b.usage(name, usage))
+}
+
+func (b *binder) float(p *float64, name string, def float64, usage string) {
+	if v, ok := b.env(name); ok {
+		parsed, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			b.errs = append(b.errs, fmt.Errorf("%s=%q: want a number", EnvName(name), v))
+		} else {
+			def = parsed
+		}
+	}
+	b.fs.Float64Var(p, name, def, b.usage(name, usage))
 }
 
 func (b *binder) duration(p *time.Duration, name string, def time.Duration, usage string) {

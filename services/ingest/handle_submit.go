@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -28,6 +30,7 @@ func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/articles", s.instrument("submit", s.handleSubmit))
 	mux.Handle("GET /v1/articles/{id}", s.instrument("status", s.handleStatus))
+	mux.Handle("GET /v1/articles", s.instrument("list", s.handleList))
 	mux.Handle("POST /v1/articles/{id}/withdraw", s.instrument("withdraw", s.handleWithdraw))
 	mux.Handle("DELETE /v1/articles/{id}", s.instrument("withdraw", s.handleWithdraw))
 	return mux
@@ -75,6 +78,25 @@ func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (*config.
 // acceptedTypes are the media types the cleaner reads.
 var acceptedTypes = map[string]bool{"text/plain": true, "text/html": true, "application/json": true}
 
+// allow takes one write from the newsroom's budget, or answers 429 with
+// how long to wait.
+func (s *Service) allow(w http.ResponseWriter, newsroom string) bool {
+	l := s.limits[newsroom]
+	if l == nil {
+		return true
+	}
+	r := l.Reserve()
+	if d := r.Delay(); d > 0 {
+		r.Cancel()
+		secs := int(math.Ceil(d.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeProblem(w, problem{Status: http.StatusTooManyRequests, Type: "rate-limited", Limit: int64(s.cfg.RatePerSecond),
+			Detail: fmt.Sprintf("newsroom %q sends faster than %g articles per second; wait %d s and send again", newsroom, s.cfg.RatePerSecond, secs)})
+		return false
+	}
+	return true
+}
+
 // accepted is the body of a 202.
 type accepted struct {
 	ID        string `json:"id"`
@@ -84,7 +106,7 @@ type accepted struct {
 
 func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	nr, ok := s.authenticate(w, r)
-	if !ok {
+	if !ok || !s.allow(w, nr.Name) {
 		return
 	}
 	ct := r.Header.Get("Content-Type")
@@ -201,10 +223,31 @@ func checkArticle(ct string, body []byte, field string) *problem {
 		return &problem{Status: http.StatusUnprocessableEntity, Type: "invalid-utf8", Field: field,
 			Detail: fmt.Sprintf("the article is not valid UTF-8 (first bad byte at offset %d); declare its charset or convert it", cleaner.FirstInvalidUTF8(body))}
 	}
-	if mediaType == "application/json" && !json.Valid(body) {
-		return &problem{Status: http.StatusUnprocessableEntity, Type: "invalid-json", Field: field, Detail: "the article is not valid JSON; send an IPTC ninjs document"}
+	if mediaType == "application/json" {
+		return checkNinjs(body, field)
 	}
 	return nil
+}
+
+// checkNinjs refuses JSON that is not a ninjs article here, with the
+// reason, rather than letting the clean stage fail on it later.
+func checkNinjs(body []byte, field string) *problem {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(body, &doc); err != nil {
+		if json.Valid(body) {
+			return &problem{Status: http.StatusUnprocessableEntity, Type: "invalid-ninjs", Field: field,
+				Detail: "the JSON is not an object; send an IPTC ninjs document"}
+		}
+		return &problem{Status: http.StatusUnprocessableEntity, Type: "invalid-json", Field: field,
+			Detail: "the article is not valid JSON (" + err.Error() + "); send an IPTC ninjs document"}
+	}
+	for _, k := range []string{"headline", "headlines", "body_html", "body_text", "bodies"} {
+		if v, ok := doc[k]; ok && string(v) != "null" && string(v) != `""` && string(v) != "[]" {
+			return nil
+		}
+	}
+	return &problem{Status: http.StatusUnprocessableEntity, Type: "ninjs-missing-fields", Field: "headline",
+		Detail: "the ninjs document has neither a headline (headline, headlines) nor a body (body_html, body_text, bodies)"}
 }
 
 // accept makes the article durable: the files and the original in S3

@@ -22,7 +22,7 @@ import (
 // done.
 func (s *Service) handleWithdraw(w http.ResponseWriter, r *http.Request) {
 	nr, ok := s.authenticate(w, r)
-	if !ok {
+	if !ok || !s.allow(w, nr.Name) {
 		return
 	}
 	id := r.PathValue("id")

@@ -67,6 +67,11 @@ func (s *Service) resolve(ctx context.Context, r *http.Request, newsroom string,
 			return target{}, &problem{Status: http.StatusUnprocessableEntity, Type: "idempotency-key-reused", Field: HeaderIdempotencyKey,
 				Detail: fmt.Sprintf("this Idempotency-Key was used for different content (article %s); use a new key, or External-Id to send a correction", e.ArticleID)}, nil
 		default: // a correction
+			st, err := s.cfg.Status.Get(ctx, e.ArticleID)
+			if err == nil && st.GetState() == status.Withdrawn {
+				return target{}, &problem{Status: http.StatusConflict, Type: "article-withdrawn", Field: HeaderExternalID,
+					Detail: fmt.Sprintf("article %s was withdrawn; a correction would publish it again: send it as a new article with a new External-Id", e.ArticleID)}, nil
+			}
 			e = refs.Entry{ArticleID: e.ArticleID, Version: e.Version + 1, ContentSHA256: sum}
 		}
 		if err := s.cfg.Refs.Put(ctx, kind, newsroom, key, e, rev); errors.Is(err, refs.ErrConflict) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pressline/pressline/pkg/blob"
@@ -45,6 +46,7 @@ type (
 	statusStore interface {
 		Record(ctx context.Context, ref *pb.ArticleRef, step status.Step) error
 		Get(ctx context.Context, id string) (*pb.ArticleStatus, error)
+		List(ctx context.Context, f status.Filter) ([]*pb.ArticleStatus, string, error)
 	}
 )
 
@@ -69,11 +71,16 @@ type Config struct {
 	// must be, so requests in progress are left alone (0: 30 s).
 	Reconcile      time.Duration
 	ReconcileGrace time.Duration
+	// RatePerSecond and RateBurst limit each newsroom's writes
+	// (submissions, withdrawals); 0 means no limit.
+	RatePerSecond float64
+	RateBurst     int
 }
 
 // Service is the ingest API.
 type Service struct {
 	cfg     Config
+	limits  map[string]*rate.Limiter // by newsroom
 	log     *slog.Logger
 	handler http.Handler
 	metrics *metrics
@@ -103,7 +110,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.ReconcileGrace <= 0 {
 		cfg.ReconcileGrace = 30 * time.Second
 	}
-	s := &Service{cfg: cfg, log: cfg.Log, now: time.Now, metrics: newMetrics(cfg.Registerer)}
+	s := &Service{cfg: cfg, log: cfg.Log, now: time.Now, metrics: newMetrics(cfg.Registerer), limits: map[string]*rate.Limiter{}}
+	if cfg.RatePerSecond > 0 {
+		for _, nr := range cfg.Newsrooms {
+			s.limits[nr.Name] = rate.NewLimiter(rate.Limit(cfg.RatePerSecond), max(1, cfg.RateBurst))
+		}
+	}
 	s.handler = s.routes()
 	return s, nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
+	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pressline/pressline/pkg/blob"
@@ -122,6 +124,11 @@ func TestBadRequests(t *testing.T) {
 		{"empty", bearer, "text/plain", nil, 422, "empty-article", "body"},
 		{"blank", bearer, "text/plain; charset=utf-8", []byte(" \n\t\r\n"), 422, "empty-article", "body"},
 		{"not utf-8", bearer, "text/plain", []byte("Ti\xean t\xf4i"), 422, "invalid-utf8", "body"},
+		{"binary junk", bearer, "text/plain", []byte("\x00\x01\x02\xff\xfe\x89PNG"), 422, "invalid-utf8", "body"},
+		{"json array", bearer, "application/json", []byte(`[1, 2]`), 422, "invalid-ninjs", "body"},
+		{"ninjs without headline or body", bearer, "application/json", []byte(`{"uri": "x", "headline": "", "bodies": []}`), 422, "ninjs-missing-fields", "headline"},
+		{"html with a charset we cannot read", bearer, "text/html; charset=ebcdic", []byte("<p>x</p>"), 415, "unsupported-charset", "Content-Type"},
+		{"malformed content type", bearer, "text/plain; charset=", []byte("Tin"), 415, "unsupported-media-type", "Content-Type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -515,5 +522,98 @@ func TestWithdrawRequests(t *testing.T) {
 	msg, err := s.GetLastMsgForSubject(context.Background(), bus.SubjectWithdraw)
 	if err != nil || msg.Sequence != 2 || msg.Header.Get("Nats-Msg-Id") != id+"/2/withdraw" {
 		t.Errorf("withdraw event: seq %d, id %q, %v", msg.Sequence, msg.Header.Get("Nats-Msg-Id"), err)
+	}
+}
+
+func TestList(t *testing.T) {
+	f := newFixture(t, nil)
+	var ids []string
+	for i := range 5 {
+		resp, acc := f.post(t, "Bearer "+token, "text/plain", []byte(fmt.Sprintf("Tin %d\n\nĐoạn.\n", i)))
+		if resp.StatusCode != 202 {
+			t.Fatal(resp.Status)
+		}
+		ids = append(ids, acc["id"].(string))
+	}
+	get := func(path string) (int, map[string]any) {
+		req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	var seen []string
+	path := "/v1/articles?limit=2"
+	for pages := 0; path != ""; pages++ {
+		code, out := get(path)
+		if code != 200 || pages > 3 {
+			t.Fatalf("%s: %d %v", path, code, out)
+		}
+		for _, a := range out["articles"].([]any) {
+			seen = append(seen, a.(map[string]any)["article"].(map[string]any)["id"].(string))
+		}
+		path, _ = out["next"].(string)
+	}
+	want := slices.Clone(ids)
+	slices.Reverse(want)
+	if !slices.Equal(seen, want) {
+		t.Errorf("pages gave %v, want newest first %v", seen, want)
+	}
+	for q, n := range map[string]int{"status=received": 5, "status=published": 0, "since=2999-01-01T00:00:00Z": 0} {
+		if _, out := get("/v1/articles?" + q); len(out["articles"].([]any)) != n {
+			t.Errorf("%s: %d articles, want %d", q, len(out["articles"].([]any)), n)
+		}
+	}
+	for q, want := range map[string]string{"status=lost": "invalid-parameter", "since=yesterday": "invalid-parameter",
+		"limit=0": "invalid-parameter", "limit=1000": "invalid-parameter", "newsroom=vnx": "other-newsroom"} {
+		if code, out := get("/v1/articles?" + q); code < 400 || out["type"] != "urn:pressline:problem:"+want {
+			t.Errorf("%s: %d %v, want %s", q, code, out, want)
+		}
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	f := newFixture(t, nil)
+	f.svc.limits["quocoai"] = rate.NewLimiter(rate.Limit(0.5), 2)
+	f.svc.cfg.RatePerSecond = 0.5
+	codes := []int{}
+	for range 3 {
+		resp, _ := f.post(t, "Bearer "+token, "text/plain", []byte("Tin\n\nĐoạn.\n"))
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == 429 && (resp.Header.Get("Retry-After") != "2" && resp.Header.Get("Retry-After") != "1") {
+			t.Errorf("Retry-After %q, want about 2 s", resp.Header.Get("Retry-After"))
+		}
+	}
+	if fmt.Sprint(codes) != "[202 202 429]" {
+		t.Errorf("codes %v, want two accepted then 429", codes)
+	}
+	if f.events(t) != 2 {
+		t.Errorf("%d events, want 2", f.events(t))
+	}
+}
+
+func TestCorrectionOfWithdrawnRefused(t *testing.T) {
+	f := newFixture(t, nil)
+	bearer := "Bearer " + token
+	resp, acc := f.post(t, bearer, "text/plain", []byte("Tin\n\nBản đầu.\n"), HeaderExternalID, "cms-9")
+	if resp.StatusCode != 202 {
+		t.Fatal(resp.Status)
+	}
+	id := acc["id"].(string)
+	// Mark it withdrawn as publish would.
+	st, _ := f.status.Get(context.Background(), id)
+	ref := proto.Clone(st.Article).(*pb.ArticleRef)
+	ref.Version = 2
+	if err := f.status.Record(context.Background(), ref, status.Step{Stage: "publish", State: status.Withdrawn}); err != nil {
+		t.Fatal(err)
+	}
+	resp, p := f.post(t, bearer, "text/plain", []byte("Tin\n\nBản sửa.\n"), HeaderExternalID, "cms-9")
+	if resp.StatusCode != 409 || p["type"] != "urn:pressline:problem:article-withdrawn" {
+		t.Errorf("correction of a withdrawn article: %d %v", resp.StatusCode, p)
 	}
 }
