@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,13 +27,35 @@ import (
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
+//go:embed openapi.json
+var openAPI []byte
+
+// route is one endpoint; the list is what the mux serves and what the
+// OpenAPI test checks against openapi.json.
+type route struct {
+	pattern, name string
+	handler       func(*Service) http.HandlerFunc
+}
+
+var routeTable = []route{
+	{"POST /v1/articles", "submit", func(s *Service) http.HandlerFunc { return s.handleSubmit }},
+	{"GET /v1/articles", "list", func(s *Service) http.HandlerFunc { return s.handleList }},
+	{"GET /v1/articles/{id}", "status", func(s *Service) http.HandlerFunc { return s.handleStatus }},
+	{"DELETE /v1/articles/{id}", "withdraw", func(s *Service) http.HandlerFunc { return s.handleWithdraw }},
+	{"POST /v1/articles/{id}/withdraw", "withdraw", func(s *Service) http.HandlerFunc { return s.handleWithdraw }},
+	{"GET /openapi.json", "openapi", func(s *Service) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(openAPI)
+		}
+	}},
+}
+
 func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/articles", s.instrument("submit", s.handleSubmit))
-	mux.Handle("GET /v1/articles/{id}", s.instrument("status", s.handleStatus))
-	mux.Handle("GET /v1/articles", s.instrument("list", s.handleList))
-	mux.Handle("POST /v1/articles/{id}/withdraw", s.instrument("withdraw", s.handleWithdraw))
-	mux.Handle("DELETE /v1/articles/{id}", s.instrument("withdraw", s.handleWithdraw))
+	for _, rt := range routeTable {
+		mux.Handle(rt.pattern, s.instrument(rt.name, rt.handler(s)))
+	}
 	return mux
 }
 
