@@ -24,6 +24,7 @@ usage:
                                             print the cleaned article JSON for one file
   pressline image [--widths 320,640,…] [--formats webp,jpeg] --out DIR FILE
                                             make web renditions of one image, print a JSON report
+  pressline token NEWSROOM SITE...          a new API token, and its entry for --newsrooms-file
   pressline dlq list [flags]                dead letters, oldest first
   pressline dlq replay [flags] ID           send a dead letter back to its stage
 
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdClean(ctx, rest, os.Stdin, os.Stdout)
 	case "image":
 		return cmdImage(ctx, rest, os.Stdout)
+	case "token":
+		return cmdToken(rest, os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

@@ -5,7 +5,10 @@
 package config
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,8 +40,9 @@ type Config struct {
 	SiteURL  string // public base URL of published pages
 	DataDir  string // `pressline dev`: where embedded servers keep data
 
-	NewsroomSpec string
-	Newsrooms    []Newsroom // parsed from NewsroomSpec by Validate
+	NewsroomSpec  string
+	NewsroomsFile string     // JSON list of newsrooms with hashed tokens
+	Newsrooms     []Newsroom // parsed from both by Validate
 
 	InlineLimit  int   // content above this goes by S3 key between stages
 	MaxBodyBytes int64 // largest article ingest accepts
@@ -94,6 +99,7 @@ func (c *Config) Register(fs *flag.FlagSet) error {
 	b.str(&c.SiteURL, "site-url", "http://127.0.0.1:8081", "public base URL of published pages")
 	b.str(&c.DataDir, "data-dir", "data", "where pressline dev keeps NATS and S3 data")
 	b.str(&c.NewsroomSpec, "newsrooms", "", "newsrooms as name:token:site[,site] separated by spaces")
+	b.str(&c.NewsroomsFile, "newsrooms-file", "", `JSON file of newsrooms: [{"name": "…", "token_sha256": "<hex>", "sites": ["…"]}] (pressline token makes one)`)
 	b.integer(&c.InlineLimit, "inline-limit", 256<<10, "bytes of content carried inside an event; more goes by S3 key")
 	b.int64(&c.MaxBodyBytes, "max-body-bytes", 10<<20, "largest article body ingest accepts, in bytes")
 	b.int64(&c.MaxRequestBytes, "max-request-bytes", 200<<20, "largest multipart request (article and images), in bytes")
@@ -208,6 +214,18 @@ func (c *Config) Validate(needS3Creds bool) error {
 	if err != nil {
 		bad("newsrooms", "%v", err)
 	}
+	if c.NewsroomsFile != "" {
+		fromFile, err := ReadNewsrooms(c.NewsroomsFile)
+		if err != nil {
+			bad("newsrooms-file", "%v", err)
+		}
+		for _, nr := range fromFile {
+			if slices.ContainsFunc(newsrooms, func(o Newsroom) bool { return o.Name == nr.Name }) {
+				bad("newsrooms-file", "newsroom %q is also in --newsrooms", nr.Name)
+			}
+		}
+		newsrooms = append(newsrooms, fromFile...)
+	}
 	c.Newsrooms = newsrooms
 	return errors.Join(errs...)
 }
@@ -229,6 +247,43 @@ func ParseNewsrooms(spec string) ([]Newsroom, error) {
 			return nil, fmt.Errorf("newsroom %q: token shorter than 16 characters", parts[0])
 		}
 		out = append(out, Newsroom{Name: parts[0], TokenHash: HashToken(parts[1]), Sites: strings.Split(parts[2], ",")})
+	}
+	return out, nil
+}
+
+// ReadNewsrooms reads a newsrooms file. Tokens are kept there only as
+// SHA-256 hashes, so the file can be read without revealing them.
+func ReadNewsrooms(path string) ([]Newsroom, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var entries []struct {
+		Name        string   `json:"name"`
+		TokenSHA256 string   `json:"token_sha256"`
+		Sites       []string `json:"sites"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&entries); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out []Newsroom
+	seen := map[string]bool{}
+	for i, e := range entries {
+		h, err := hex.DecodeString(e.TokenSHA256)
+		switch {
+		case e.Name == "" || seen[e.Name]:
+			return nil, fmt.Errorf("%s: entry %d: name missing or repeated", path, i+1)
+		case err != nil || len(h) != sha256.Size:
+			return nil, fmt.Errorf("%s: newsroom %q: token_sha256 is not 64 hex digits (pressline token prints one)", path, e.Name)
+		case len(e.Sites) == 0:
+			return nil, fmt.Errorf("%s: newsroom %q publishes to no site", path, e.Name)
+		}
+		seen[e.Name] = true
+		nr := Newsroom{Name: e.Name, Sites: e.Sites}
+		copy(nr.TokenHash[:], h)
+		out = append(out, nr)
 	}
 	return out, nil
 }

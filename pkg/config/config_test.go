@@ -2,7 +2,9 @@ package config
 
 import (
 	"flag"
+	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 )
@@ -81,5 +83,35 @@ func TestNewsrooms(t *testing.T) {
 	}
 	if _, err := ParseNewsrooms("a::x"); err == nil || strings.Contains(err.Error(), "0123") {
 		t.Errorf("empty token: %v", err)
+	}
+}
+
+func TestNewsroomsFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	hash := fmt.Sprintf("%x", HashToken("a-long-enough-token-123"))
+	good := write("good.json", `[{"name": "vnx", "token_sha256": "`+hash+`", "sites": ["vnx", "vnx-en"]}]`)
+	c, err := parse(t, nil, "--s3-access-key=a", "--s3-secret-key=b", "--newsrooms-file="+good, "--newsrooms=dev:0123456789abcdef0123:dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Newsrooms) != 2 || c.Newsrooms[1].Name != "vnx" || c.Newsrooms[1].TokenHash != HashToken("a-long-enough-token-123") || len(c.Newsrooms[1].Sites) != 2 {
+		t.Errorf("newsrooms = %+v", c.Newsrooms)
+	}
+	for name, body := range map[string]string{
+		"plain-token.json": `[{"name": "x", "token_sha256": "secret", "sites": ["x"]}]`,
+		"no-sites.json":    `[{"name": "x", "token_sha256": "` + hash + `", "sites": []}]`,
+		"unknown.json":     `[{"name": "x", "token": "secret", "token_sha256": "` + hash + `", "sites": ["x"]}]`,
+		"twice.json":       `[{"name": "x", "token_sha256": "` + hash + `", "sites": ["x"]}, {"name": "x", "token_sha256": "` + hash + `", "sites": ["x"]}]`,
+	} {
+		if _, err := parse(t, nil, "--s3-access-key=a", "--s3-secret-key=b", "--newsrooms-file="+write(name, body)); err == nil || !strings.Contains(err.Error(), "--newsrooms-file") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
