@@ -147,7 +147,12 @@ func (d *deps) build(names []string) ([]runner, error) {
 			if len(d.cfg.Newsrooms) == 0 {
 				return nil, errors.New("ingest needs at least one newsroom: set --newsrooms (PRESSLINE_NEWSROOMS) to name:token:site[,site]")
 			}
+			var allow []netip.Prefix
+			if allow, err = safefetch.ParseAllow(d.cfg.FetchAllow); err != nil {
+				return nil, err
+			}
 			r, err = ingest.New(ingest.Config{Addr: d.cfg.HTTPAddr, Bus: d.bus, Blobs: d.blobs, Status: d.status, Refs: d.refs,
+				Feeds:     safefetch.New(safefetch.Config{Allow: allow, MaxBytes: 10 << 20}),
 				Newsrooms: d.cfg.Newsrooms, InlineLimit: d.cfg.InlineLimit, MaxBodyBytes: d.cfg.MaxBodyBytes,
 				MaxRequestBytes: d.cfg.MaxRequestBytes, MaxImages: d.cfg.MaxImages, MaxImageBytes: d.cfg.MaxImageBytes,
 				RatePerSecond: d.cfg.RatePerSecond, RateBurst: d.cfg.RateBurst,

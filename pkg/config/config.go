@@ -71,6 +71,13 @@ type Newsroom struct {
 	Name      string
 	TokenHash [sha256.Size]byte
 	Sites     []string
+	Feeds     []Feed // polled for articles (newsrooms file only)
+}
+
+// Feed is an RSS or Atom feed a newsroom publishes, polled every Every.
+type Feed struct {
+	URL   string
+	Every time.Duration
 }
 
 // HashToken is how tokens are stored and compared.
@@ -262,6 +269,10 @@ func ReadNewsrooms(path string) ([]Newsroom, error) {
 		Name        string   `json:"name"`
 		TokenSHA256 string   `json:"token_sha256"`
 		Sites       []string `json:"sites"`
+		Feeds       []struct {
+			URL   string `json:"url"`
+			Every string `json:"every"`
+		} `json:"feeds"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -282,6 +293,19 @@ func ReadNewsrooms(path string) ([]Newsroom, error) {
 		}
 		seen[e.Name] = true
 		nr := Newsroom{Name: e.Name, Sites: e.Sites}
+		for _, f := range e.Feeds {
+			u, err := url.Parse(f.URL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return nil, fmt.Errorf("%s: newsroom %q: feed %q is not an http(s) URL", path, e.Name, f.URL)
+			}
+			every := 5 * time.Minute
+			if f.Every != "" {
+				if every, err = time.ParseDuration(f.Every); err != nil || every < 10*time.Second {
+					return nil, fmt.Errorf("%s: newsroom %q: feed every %q is not a duration of 10s or more", path, e.Name, f.Every)
+				}
+			}
+			nr.Feeds = append(nr.Feeds, Feed{URL: f.URL, Every: every})
+		}
 		copy(nr.TokenHash[:], h)
 		out = append(out, nr)
 	}

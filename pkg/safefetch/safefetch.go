@@ -138,33 +138,68 @@ func (e *StatusError) Error() string { return fmt.Sprintf("HTTP %d", e.Code) }
 
 // Get fetches rawURL and returns its body and Content-Type.
 func (c *Client) Get(ctx context.Context, rawURL string) ([]byte, string, error) {
+	r, err := c.GetIf(ctx, rawURL, Validators{})
+	return r.Body, r.ContentType, err
+}
+
+// Validators are what a previous response said, for a conditional GET.
+type Validators struct {
+	ETag, LastModified string
+}
+
+// Response is a fetched body and its validators.
+type Response struct {
+	Body        []byte
+	ContentType string
+	Validators  Validators
+}
+
+// ErrNotModified is returned by GetIf when the server says nothing
+// changed since the validators.
+var ErrNotModified = errors.New("not modified")
+
+// GetIf is a conditional GET: with validators from an earlier response it
+// asks only for a changed body, and returns ErrNotModified otherwise.
+func (c *Client) GetIf(ctx context.Context, rawURL string, v Validators) (Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, "", err
+		return Response{}, err
 	}
 	if err := checkScheme(req.URL.Scheme); err != nil {
-		return nil, "", err
+		return Response{}, err
 	}
-	req.Header.Set("User-Agent", "Pressline/1 (+image fetcher)")
+	req.Header.Set("User-Agent", "Pressline/1")
+	if v.ETag != "" {
+		req.Header.Set("If-None-Match", v.ETag)
+	}
+	if v.LastModified != "" {
+		req.Header.Set("If-Modified-Since", v.LastModified)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, "", unwrapRefusal(err)
+		return Response{}, unwrapRefusal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, "", &StatusError{Code: resp.StatusCode}
+	if resp.StatusCode == http.StatusNotModified {
+		return Response{Validators: v}, ErrNotModified
 	}
+	if resp.StatusCode != http.StatusOK {
+		return Response{}, &StatusError{Code: resp.StatusCode}
+	}
+	out := Response{ContentType: resp.Header.Get("Content-Type"),
+		Validators: Validators{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}}
 	if resp.ContentLength > c.cfg.MaxBytes {
-		return nil, "", fmt.Errorf("%w: %d bytes declared, limit %d", ErrTooLarge, resp.ContentLength, c.cfg.MaxBytes)
+		return Response{}, fmt.Errorf("%w: %d bytes declared, limit %d", ErrTooLarge, resp.ContentLength, c.cfg.MaxBytes)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBytes+1))
 	if err != nil {
-		return nil, "", err
+		return Response{}, err
 	}
 	if int64(len(body)) > c.cfg.MaxBytes {
-		return nil, "", fmt.Errorf("%w: over the limit of %d bytes", ErrTooLarge, c.cfg.MaxBytes)
+		return Response{}, fmt.Errorf("%w: over the limit of %d bytes", ErrTooLarge, c.cfg.MaxBytes)
 	}
-	return body, resp.Header.Get("Content-Type"), nil
+	out.Body = body
+	return out, nil
 }
 
 // unwrapRefusal keeps ErrRefused visible through url.Error and OpError.

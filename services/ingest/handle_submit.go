@@ -145,7 +145,8 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	tgt, p, err := s.resolve(r.Context(), r, nr.Name, a)
+	kind, key := keyOf(r)
+	tgt, p, err := s.resolve(r.Context(), kind, key, nr.Name, a)
 	if p != nil {
 		writeProblem(w, *p)
 		return

@@ -36,11 +36,7 @@ type target struct {
 // completed by its retry under the same id; every write after that is
 // keyed by id and version, and every event by message id, so doing it
 // twice changes nothing.
-func (s *Service) resolve(ctx context.Context, r *http.Request, newsroom string, a *submission) (target, *problem, error) {
-	kind, key := refs.External, r.Header.Get(HeaderExternalID)
-	if key == "" {
-		kind, key = refs.Idempotency, r.Header.Get(HeaderIdempotencyKey)
-	}
+func (s *Service) resolve(ctx context.Context, kind, key, newsroom string, a *submission) (target, *problem, error) {
 	if key == "" {
 		return target{id: ulid.Make().String(), version: 1}, nil, nil
 	}
@@ -106,6 +102,15 @@ func contentSHA(a *submission) string {
 		h.Write(f.data)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// keyOf reads the key a request carries: the External-Id, else the
+// Idempotency-Key, else none.
+func keyOf(r *http.Request) (kind, key string) {
+	if key := r.Header.Get(HeaderExternalID); key != "" {
+		return refs.External, key
+	}
+	return refs.Idempotency, r.Header.Get(HeaderIdempotencyKey)
 }
 
 func headerFor(kind string) string {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,7 +57,8 @@ type Config struct {
 	Bus          publisher
 	Blobs        blobStore
 	Status       statusStore
-	Refs         refStore // newsroom keys to articles
+	Refs         refStore    // newsroom keys to articles
+	Feeds        feedFetcher // fetches newsroom feeds; nil: feeds are not polled
 	Newsrooms    []config.Newsroom
 	InlineLimit  int
 	MaxBodyBytes int64 // the article itself
@@ -131,13 +133,11 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ingest: listen %s: %w", s.cfg.Addr, err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.reconcileLoop(ctx)
-	}()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.reconcileLoop(ctx) })
+	wg.Go(func() { s.runFeeds(ctx) })
 	err = ops.Serve(ctx, l, s.handler, s.log)
-	<-done
+	wg.Wait()
 	return err
 }
 

@@ -12,6 +12,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/textproto"
 	"slices"
 	"sort"
@@ -29,6 +30,7 @@ import (
 	"github.com/pressline/pressline/pkg/bus"
 	"github.com/pressline/pressline/pkg/config"
 	"github.com/pressline/pressline/pkg/refs"
+	"github.com/pressline/pressline/pkg/safefetch"
 	"github.com/pressline/pressline/pkg/status"
 	"github.com/pressline/pressline/pkg/testenv"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
@@ -615,5 +617,69 @@ func TestCorrectionOfWithdrawnRefused(t *testing.T) {
 	resp, p := f.post(t, bearer, "text/plain", []byte("Tin\n\nBản sửa.\n"), HeaderExternalID, "cms-9")
 	if resp.StatusCode != 409 || p["type"] != "urn:pressline:problem:article-withdrawn" {
 		t.Errorf("correction of a withdrawn article: %d %v", resp.StatusCode, p)
+	}
+}
+
+const feedTemplate = `<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>Tin Quốc Oai</title>
+<item><guid>qo-1</guid><title>Khai mạc hội chợ nông sản</title><pubDate>Mon, 02 Oct 2023 08:00:00 +0700</pubDate>
+<content:encoded><![CDATA[<p>%s</p>]]></content:encoded></item>
+<item><guid>qo-2</guid><title>Tiêm vắc xin cho đàn gia súc</title><description>&lt;p&gt;Huyện triển khai tiêm phòng cho hơn 40.000 con gia súc.&lt;/p&gt;</description></item>
+</channel></rss>`
+
+func TestFeedPoller(t *testing.T) {
+	var mu sync.Mutex
+	body, etag := fmt.Sprintf(feedTemplate, "Hội chợ quy tụ 120 gian hàng nông sản."), `"v1"`
+	fetches, notModified := 0, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		fetches++
+		if r.Header.Get("If-None-Match") == etag {
+			notModified++
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", etag)
+		w.Header().Set("Content-Type", "application/rss+xml")
+		w.Write([]byte(body))
+	}))
+	defer srv.Close()
+
+	f := newFixture(t, nil)
+	f.svc.cfg.Feeds = safefetch.New(safefetch.Config{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	nr := f.svc.cfg.Newsrooms[0]
+	p := f.svc.Poller(nr, config.Feed{URL: srv.URL + "/rss", Every: time.Minute})
+	ctx := context.Background()
+
+	if n, err := p.Poll(ctx); err != nil || n != 2 {
+		t.Fatalf("first poll sent %d, %v; want 2", n, err)
+	}
+	if n, err := p.Poll(ctx); err != nil || n != 0 || notModified != 1 {
+		t.Fatalf("second poll sent %d, %v, %d not-modified; want 0 after a 304", n, err, notModified)
+	}
+	mu.Lock()
+	body, etag = fmt.Sprintf(feedTemplate, "Hội chợ quy tụ 150 gian hàng nông sản (đã sửa)."), `"v2"`
+	mu.Unlock()
+	if n, err := p.Poll(ctx); err != nil || n != 1 {
+		t.Fatalf("poll after one item changed sent %d, %v; want 1 correction", n, err)
+	}
+	if f.events(t) != 3 {
+		t.Errorf("%d events, want 3 (two items, one correction)", f.events(t))
+	}
+	list, _, err := f.status.List(ctx, status.Filter{Newsroom: nr.Name, Limit: 10})
+	if err != nil || len(list) != 2 {
+		t.Fatalf("status list: %d, %v", len(list), err)
+	}
+	versions := map[uint32]int{}
+	for _, st := range list {
+		versions[st.GetArticle().GetVersion()]++
+	}
+	if versions[1] != 1 || versions[2] != 1 {
+		t.Errorf("versions %v, want one article at v1 and the corrected one at v2", versions)
+	}
+	// A fresh poller (a restart) fetches in full but sends nothing new.
+	if n, err := f.svc.Poller(nr, config.Feed{URL: srv.URL + "/rss"}).Poll(ctx); err != nil || n != 0 {
+		t.Errorf("after a restart: sent %d, %v; want 0", n, err)
 	}
 }
