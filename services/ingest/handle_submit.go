@@ -12,6 +12,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,6 +102,30 @@ func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (*config.
 // acceptedTypes are the media types the cleaner reads.
 var acceptedTypes = map[string]bool{"text/plain": true, "text/html": true, "application/json": true}
 
+// HeaderSites lets a submission go to some of the newsroom's sites only.
+const HeaderSites = "Sites"
+
+// sitesFor is where an article goes: the sites the request names
+// (comma-separated), each one of the newsroom's, or all of them.
+func sitesFor(r *http.Request, nr *config.Newsroom) ([]string, *problem) {
+	v := r.Header.Get(HeaderSites)
+	if v == "" {
+		return nr.Sites, nil
+	}
+	var out []string
+	for _, site := range strings.Split(v, ",") {
+		site = strings.TrimSpace(site)
+		if !slices.Contains(nr.Sites, site) {
+			return nil, &problem{Status: http.StatusForbidden, Type: "site-not-allowed", Field: HeaderSites,
+				Detail: fmt.Sprintf("newsroom %q does not publish to site %q; its sites are %s", nr.Name, site, strings.Join(nr.Sites, ", "))}
+		}
+		if !slices.Contains(out, site) {
+			out = append(out, site)
+		}
+	}
+	return out, nil
+}
+
 // allow takes one write from the newsroom's budget, or answers 429 with
 // how long to wait.
 func (s *Service) allow(w http.ResponseWriter, newsroom string) bool {
@@ -165,11 +190,16 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, accepted{ID: tgt.id, Version: tgt.version, StatusURL: "/v1/articles/" + tgt.id})
 		return
 	}
+	sites, p := sitesFor(r, nr)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
 	ref := &pb.ArticleRef{
 		Id:         tgt.id,
 		Version:    tgt.version,
 		Newsroom:   nr.Name,
-		Sites:      nr.Sites,
+		Sites:      sites,
 		ReceivedAt: timestamppb.New(s.now()),
 	}
 	log := s.log.With("article_id", ref.Id, "version", ref.Version, "newsroom", nr.Name)

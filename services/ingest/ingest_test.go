@@ -683,3 +683,20 @@ func TestFeedPoller(t *testing.T) {
 		t.Errorf("after a restart: sent %d, %v; want 0", n, err)
 	}
 }
+
+func TestSites(t *testing.T) {
+	f := newFixture(t, nil)
+	f.svc.cfg.Newsrooms[0].Sites = []string{"front", "regional"}
+	resp, p := f.post(t, "Bearer "+token, "text/plain", []byte("Tin\n\nĐoạn.\n"), HeaderSites, "front, sport")
+	if resp.StatusCode != 403 || p["type"] != "urn:pressline:problem:site-not-allowed" || p["field"] != HeaderSites {
+		t.Errorf("outside its sites: %d %v", resp.StatusCode, p)
+	}
+	resp, acc := f.post(t, "Bearer "+token, "text/plain", []byte("Tin\n\nĐoạn.\n"), HeaderSites, "regional")
+	if resp.StatusCode != 202 {
+		t.Fatalf("%d %v", resp.StatusCode, acc)
+	}
+	st, err := f.status.Get(context.Background(), acc["id"].(string))
+	if err != nil || len(st.Article.Sites) != 1 || st.Article.Sites[0] != "regional" {
+		t.Errorf("sites = %v, %v", st.GetArticle().GetSites(), err)
+	}
+}
