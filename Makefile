@@ -17,9 +17,10 @@ FUZZTIME ?= 15s
 dev: deps
 	go run ./cmd/pressline dev
 
-# libvips for image renditions (cgo), when the machine lacks it.
+# libvips for image renditions (cgo) and Chromium for the browser tests,
+# when the machine lacks them.
 deps:
-	@pkg-config --exists vips 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pkg-config libvips-dev libvips-tools; }
+	@pkg-config --exists vips 2>/dev/null && command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pkg-config libvips-dev libvips-tools chromium; }
 
 build: deps
 	go build -o bin/pressline ./cmd/pressline

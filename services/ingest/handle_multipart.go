@@ -36,7 +36,9 @@ func (s *Service) readMultipart(w http.ResponseWriter, r *http.Request, boundary
 				Detail: "the multipart body is malformed or truncated: " + err.Error()}
 		}
 		switch {
-		case part.FileName() == "" && part.FormName() == "article":
+		case part.FormName() == "article":
+			// The article, as a field or as a file: browsers send a Blob
+			// with a file name ("blob"), forms an uploaded file with its own.
 			if gotArticle {
 				return nil, &problem{Status: http.StatusUnprocessableEntity, Type: "duplicate-article", Field: "article",
 					Detail: "the request has two parts named \"article\"; send one article per request"}

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"mime"
 	"net/http"
@@ -31,6 +32,21 @@ import (
 //go:embed openapi.json
 var openAPI []byte
 
+//go:embed editor
+var editorFiles embed.FS
+
+// editor serves the editors' page and its files, with a policy that runs
+// only the page's own script.
+func editor() http.Handler {
+	sub, _ := fs.Sub(editorFiles, "editor")
+	files := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		http.StripPrefix("/editor", files).ServeHTTP(w, r)
+	})
+}
+
 // route is one endpoint; the list is what the mux serves and what the
 // OpenAPI test checks against openapi.json.
 type route struct {
@@ -44,6 +60,10 @@ var routeTable = []route{
 	{"GET /v1/articles/{id}", "status", func(s *Service) http.HandlerFunc { return s.handleStatus }},
 	{"DELETE /v1/articles/{id}", "withdraw", func(s *Service) http.HandlerFunc { return s.handleWithdraw }},
 	{"POST /v1/articles/{id}/withdraw", "withdraw", func(s *Service) http.HandlerFunc { return s.handleWithdraw }},
+	{"GET /{$}", "editor", func(s *Service) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/editor/", http.StatusFound) }
+	}},
+	{"GET /editor/", "editor", func(s *Service) http.HandlerFunc { return editor().ServeHTTP }},
 	{"GET /openapi.json", "openapi", func(s *Service) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")

@@ -293,6 +293,20 @@ func TestMultipart(t *testing.T) {
 		t.Error("article part not stored untouched")
 	}
 
+	// Browsers send a Blob as a file part named "blob": it is still the
+	// article.
+	var blobBody bytes.Buffer
+	mw := multipart.NewWriter(&blobBody)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="article"; filename="blob"`)
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	pw, _ := mw.CreatePart(h)
+	pw.Write(article)
+	mw.Close()
+	if resp, acc := f.post(t, bearer, mw.FormDataContentType(), blobBody.Bytes()); resp.StatusCode != 202 {
+		t.Errorf("article as a Blob part: %d %v", resp.StatusCode, acc)
+	}
+
 	many := map[string][]byte{}
 	for i := range 4 {
 		many[fmt.Sprintf("p%d.jpg", i)] = jpegBytes

@@ -43,7 +43,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	served := map[string]bool{}
 	for _, rt := range routeTable {
 		served[rt.pattern] = true
-		method, path, _ := strings.Cut(rt.pattern, " ")
+		method, path, _ := strings.Cut(strings.Replace(rt.pattern, "{$}", "", 1), " ")
 		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
 			t.Errorf("%s is served but not documented", rt.pattern)
 		}
@@ -53,7 +53,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			if method == "parameters" {
 				continue
 			}
-			if p := strings.ToUpper(method) + " " + path; !served[p] {
+			if p := strings.ToUpper(method) + " " + path; !served[p] && !served[p+"{$}"] {
 				t.Errorf("%s is documented but not served", p)
 			}
 		}
