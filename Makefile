@@ -35,6 +35,7 @@ fuzz:
 	go test ./pkg/cleaner -run '^$$' -fuzz '^FuzzCleanHTML$$' -fuzztime $(FUZZTIME)
 	go test ./pkg/cleaner -run '^$$' -fuzz '^FuzzCleanNinjs$$' -fuzztime $(FUZZTIME)
 	go test ./pkg/imaging -run '^$$' -fuzz '^FuzzProcess$$' -fuzztime $(FUZZTIME)
+	go test ./services/ingest -run '^$$' -fuzz '^FuzzRequestParsers$$' -fuzztime $(FUZZTIME)
 
 # The benchmarks behind docs/benchmarks.md.
 bench: tools

@@ -291,6 +291,10 @@ func checkArticle(ct string, body []byte, field string) *problem {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &problem{Status: http.StatusUnprocessableEntity, Type: "empty-article", Field: field, Detail: "the article is empty; send its text"}
 	}
+	if sniffed := mismatch(mediaType, body); sniffed != "" {
+		return &problem{Status: http.StatusUnsupportedMediaType, Type: "content-type-mismatch", Field: "Content-Type",
+			Detail: fmt.Sprintf("the article is declared %s but its content looks like %s; send it with its real type", mediaType, sniffed)}
+	}
 	// Text and JSON said to be UTF-8 (or saying nothing) must be; an HTML
 	// page may declare its charset inside, which the cleaner reads.
 	if (charset == "" || charset == "utf-8") && mediaType != "text/html" && !utf8.Valid(body) {
@@ -301,6 +305,25 @@ func checkArticle(ct string, body []byte, field string) *problem {
 		return checkNinjs(body, field)
 	}
 	return nil
+}
+
+// mismatch returns what the content looks like when that is surely not
+// the declared type: a picture, a PDF, an archive or a recording sent as
+// an article, or an HTML page declared as plain text. A generic "binary"
+// verdict is not used, as UTF-16 text without a BOM looks binary and the
+// cleaner reads it.
+func mismatch(declared string, body []byte) string {
+	sniffed, _, _ := strings.Cut(http.DetectContentType(body), ";")
+	switch {
+	case strings.HasPrefix(sniffed, "image/"), strings.HasPrefix(sniffed, "audio/"), strings.HasPrefix(sniffed, "video/"),
+		strings.HasPrefix(sniffed, "font/"), sniffed == "application/pdf", sniffed == "application/zip",
+		sniffed == "application/x-gzip", sniffed == "application/x-rar-compressed", sniffed == "application/wasm",
+		sniffed == "application/postscript", sniffed == "application/vnd.ms-fontobject":
+		return sniffed
+	case declared == "text/plain" && sniffed == "text/html":
+		return sniffed
+	}
+	return ""
 }
 
 // checkNinjs refuses JSON that is not a ninjs article here, with the

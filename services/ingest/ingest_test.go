@@ -127,6 +127,9 @@ func TestBadRequests(t *testing.T) {
 		{"blank", bearer, "text/plain; charset=utf-8", []byte(" \n\t\r\n"), 422, "empty-article", "body"},
 		{"not utf-8", bearer, "text/plain", []byte("Ti\xean t\xf4i"), 422, "invalid-utf8", "body"},
 		{"binary junk", bearer, "text/plain", []byte("\x00\x01\x02\xff\xfe\x89PNG"), 422, "invalid-utf8", "body"},
+		{"a PNG declared as text", bearer, "text/plain", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), 415, "content-type-mismatch", "Content-Type"},
+		{"a PDF declared as HTML", bearer, "text/html", []byte("%PDF-1.7\n1 0 obj"), 415, "content-type-mismatch", "Content-Type"},
+		{"an HTML page declared as text", bearer, "text/plain", []byte("<!DOCTYPE html><html><body><p>Tin</p></body></html>"), 415, "content-type-mismatch", "Content-Type"},
 		{"json array", bearer, "application/json", []byte(`[1, 2]`), 422, "invalid-ninjs", "body"},
 		{"ninjs without headline or body", bearer, "application/json", []byte(`{"uri": "x", "headline": "", "bodies": []}`), 422, "ninjs-missing-fields", "headline"},
 		{"html with a charset we cannot read", bearer, "text/html; charset=ebcdic", []byte("<p>x</p>"), 415, "unsupported-charset", "Content-Type"},
@@ -235,7 +238,7 @@ func TestStorageDownIs503(t *testing.T) {
 
 // multipartRequest builds a multipart body: an article part (unless
 // article is nil) and files.
-func multipartRequest(t *testing.T, article []byte, articleType string, files map[string][]byte, extra map[string]string) (string, []byte) {
+func multipartRequest(t testing.TB, article []byte, articleType string, files map[string][]byte, extra map[string]string) (string, []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
