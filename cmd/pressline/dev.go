@@ -91,7 +91,8 @@ func cmdDev(ctx context.Context, args []string) error {
 		httpRunner("site", cfg.SiteAddr, publish.SiteHandler(d.blobs, log), log))
 
 	fmt.Printf(`Pressline is running (Ctrl-C stops it).
-  ingest API     http://%s/v1/articles
+  editors' page  http://%[1]s/
+  ingest API     http://%[1]s/v1/articles
   published site %s/%s/
   metrics        http://%s/metrics
   NATS           %s   (JetStream data in %s)
