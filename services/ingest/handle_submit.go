@@ -190,6 +190,13 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Every check comes before resolve, which may record the request's
+	// key: a refused request leaves nothing behind.
+	sites, p := sitesFor(r, nr)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
 	kind, key := keyOf(r)
 	tgt, p, err := s.resolve(r.Context(), kind, key, nr.Name, a)
 	if p != nil {
@@ -205,14 +212,7 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	if tgt.repeat {
 		// The same content was accepted before: the same answer, and
 		// nothing sent again.
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Location", "/v1/articles/"+tgt.id)
-		writeJSON(w, accepted{ID: tgt.id, Version: tgt.version, StatusURL: "/v1/articles/" + tgt.id})
-		return
-	}
-	sites, p := sitesFor(r, nr)
-	if p != nil {
-		writeProblem(w, *p)
+		writeAccepted(w, http.StatusOK, tgt.id, tgt.version)
 		return
 	}
 	ref := &pb.ArticleRef{
@@ -230,10 +230,15 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.Info("accepted", "bytes", len(a.body), "files", len(a.files))
+	writeAccepted(w, http.StatusAccepted, ref.Id, ref.Version)
+}
+
+// writeAccepted answers with an article's id, version and status URL.
+func writeAccepted(w http.ResponseWriter, code int, id string, version uint32) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Location", "/v1/articles/"+ref.Id)
-	w.WriteHeader(http.StatusAccepted)
-	writeJSON(w, accepted{ID: ref.Id, Version: ref.Version, StatusURL: "/v1/articles/" + ref.Id})
+	w.Header().Set("Location", "/v1/articles/"+id)
+	w.WriteHeader(code)
+	writeJSON(w, accepted{ID: id, Version: version, StatusURL: "/v1/articles/" + id})
 }
 
 // submission is a checked request: the article and the files with it.

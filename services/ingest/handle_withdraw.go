@@ -48,8 +48,7 @@ func (s *Service) handleWithdraw(w http.ResponseWriter, r *http.Request) {
 	}
 	ref := proto.Clone(st.GetArticle()).(*pb.ArticleRef)
 	if st.GetState() == status.Withdrawn {
-		w.Header().Set("Content-Type", "application/json")
-		writeJSON(w, accepted{ID: id, Version: ref.GetVersion(), StatusURL: "/v1/articles/" + id})
+		writeAccepted(w, http.StatusOK, id, ref.GetVersion())
 		return
 	}
 	// A withdrawal already on its way is sent again as the same version,
@@ -74,9 +73,7 @@ func (s *Service) handleWithdraw(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("status not recorded", "article_id", id, "err", err)
 	}
 	s.log.Info("withdrawal requested", "article_id", id, "version", ref.Version)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusAccepted)
-	writeJSON(w, accepted{ID: id, Version: ref.Version, StatusURL: "/v1/articles/" + id})
+	writeAccepted(w, http.StatusAccepted, id, ref.Version)
 }
 
 // withdrawalPending: the article's current version is a withdrawal that
