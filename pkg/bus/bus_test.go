@@ -63,7 +63,10 @@ func run(t *testing.T, b *bus.Bus, cfg bus.ConsumerConfig, h bus.Handler) (stop 
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// A ceiling, not a wait: a message the server had sent to a consumer
+	// that was draining comes back after AckWait, which takes longer
+	// under load.
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -239,6 +242,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	release := make(chan struct{})
 	cfg := consumerConfig("clean")
 	cfg.Workers = 1
+	cfg.AckWait = 2 * time.Second // a message caught mid-drain comes back sooner
 	stop := run(t, b, cfg, func(ctx context.Context, m *bus.Msg) error {
 		started <- struct{}{}
 		<-release
