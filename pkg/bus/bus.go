@@ -55,6 +55,10 @@ const (
 // published, updated or withdrawn.
 func SiteSubject(site, kind string) string { return "pressline.site." + site + "." + kind }
 
+// WebhookSubject is where replayed deliveries for one webhook subscriber
+// go; no downstream site consumes it.
+func WebhookSubject(subscriber string) string { return "pressline.webhook." + subscriber }
+
 // DeadLetterSubject is where a stage's dead letters go.
 func DeadLetterSubject(stage string) string { return "pressline.deadletter." + stage }
 
@@ -108,7 +112,9 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, metri
 		{
 			Name:        StreamSites,
 			Description: "Publication events for downstream sites; kept for replay.",
-			Subjects:    []string{"pressline.site.>"},
+			// pressline.webhook.<subscriber> carries replays meant for
+			// one webhook subscriber only.
+			Subjects: []string{"pressline.site.>", "pressline.webhook.>"},
 		},
 		{
 			Name:        StreamDeadLetter,

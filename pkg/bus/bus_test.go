@@ -299,3 +299,77 @@ func TestMetricsLint(t *testing.T) {
 		t.Fatalf("lint: %v %v", problems, err)
 	}
 }
+
+func TestOrderedKeepsVersionOrderPerArticle(t *testing.T) {
+	b, _ := newBus(t)
+	ctx := context.Background()
+	const articles, versions = 6, 5
+	for v := 1; v <= versions; v++ {
+		for a := range articles {
+			ref := &pb.ArticleRef{Id: string(rune('A' + a)), Version: uint32(v), Newsroom: "test"}
+			if err := b.Publish(ctx, bus.SubjectReceived, bus.MsgID(ref, "received"), ref, &pb.ArticleReceived{Article: ref}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string][]uint32{}
+	cfg := consumerConfig("ordered")
+	cfg.Workers, cfg.Ordered = 4, true
+	run(t, b, cfg, func(_ context.Context, m *bus.Msg) error {
+		// Earlier versions take longer: without ordering they would be
+		// overtaken by later ones on other workers.
+		time.Sleep(time.Duration(versions-int(m.Version)) * 3 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		seen[m.ArticleID] = append(seen[m.ArticleID], m.Version)
+		return nil
+	})
+	eventually(t, "every message", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, vs := range seen {
+			n += len(vs)
+		}
+		return n == articles*versions
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for id, vs := range seen {
+		for i, v := range vs {
+			if v != uint32(i+1) {
+				t.Fatalf("article %s handled in order %v", id, vs)
+			}
+		}
+	}
+}
+
+func TestReplaySubjectTargetsOneStage(t *testing.T) {
+	b, _ := newBus(t)
+	ctx := context.Background()
+	cfg := consumerConfig("only-me")
+	cfg.Stream, cfg.Subject = bus.StreamSites, ""
+	cfg.Subjects = []string{bus.SiteSubject("front", "published"), bus.WebhookSubject("only-me")}
+	cfg.ReplaySubject, cfg.MaxAttempts = bus.WebhookSubject("only-me"), 1
+	var calls atomic.Int32
+	run(t, b, cfg, func(_ context.Context, m *bus.Msg) error {
+		if calls.Add(1) == 1 {
+			return fault.Permanent(errors.New("receiver said no"))
+		}
+		return nil
+	})
+	ref := &pb.ArticleRef{Id: "X", Version: 1}
+	if err := b.Publish(ctx, bus.SiteSubject("front", "published"), "x", ref, &pb.ArticlePublished{Article: ref}); err != nil {
+		t.Fatal(err)
+	}
+	var dls []bus.DeadLetterRecord
+	eventually(t, "a dead letter", func() bool { dls = deadLetters(t, b); return len(dls) == 1 })
+	if dls[0].Subject != bus.WebhookSubject("only-me") {
+		t.Fatalf("dead letter subject %q", dls[0].Subject)
+	}
+	if _, err := b.ReplayDeadLetter(ctx, dls[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the replay", func() bool { return calls.Load() == 2 })
+}

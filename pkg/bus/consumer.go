@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -42,6 +43,20 @@ type ConsumerConfig struct {
 	Stage string
 	// Subject the stage consumes.
 	Subject string
+	// Subjects, when set, replaces Subject with several filters.
+	Subjects []string
+	// Stream holds the subjects; StreamArticles when empty.
+	Stream string
+	// ReplaySubject, when set, is where `pressline dlq replay` sends this
+	// stage's dead letters back, instead of the subject they came on: a
+	// stage that shares its subject with other consumers (a webhook
+	// subscriber reading site events) must get a replay for itself only.
+	ReplaySubject string
+	// Ordered hands all messages of one article to the same worker, in
+	// stream order, so a later version never overtakes an earlier one.
+	Ordered bool
+	// HandlerTimeout bounds one handler call; AckWait×4 when zero.
+	HandlerTimeout time.Duration
 	// Workers handle messages concurrently; at least 1.
 	Workers int
 	// MaxAttempts is how many times a message is tried before it becomes
@@ -82,7 +97,13 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = 30 * time.Second
 	}
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, StreamArticles, jetstream.ConsumerConfig{
+	if cfg.HandlerTimeout <= 0 {
+		cfg.HandlerTimeout = cfg.AckWait * 4
+	}
+	if cfg.Stream == "" {
+		cfg.Stream = StreamArticles
+	}
+	cc := jetstream.ConsumerConfig{
 		Durable:       cfg.Stage,
 		Description:   "Pressline stage " + cfg.Stage,
 		FilterSubject: cfg.Subject,
@@ -91,7 +112,11 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 		MaxDeliver:    cfg.MaxAttempts + deadLetterSpare,
 		MaxAckPending: cfg.Workers * 4,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+	}
+	if len(cfg.Subjects) > 0 {
+		cc.FilterSubject, cc.FilterSubjects = "", cfg.Subjects
+	}
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
 	if err != nil {
 		return fmt.Errorf("bus: consumer %s: %w", cfg.Stage, err)
 	}
@@ -100,18 +125,37 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 		defer b.metrics.unwatch(cfg.Stage)
 	}
 
-	work := make(chan jetstream.Msg)
+	lanes := make([]chan jetstream.Msg, 1)
+	if cfg.Ordered {
+		lanes = make([]chan jetstream.Msg, cfg.Workers)
+	}
+	for i := range lanes {
+		lanes[i] = make(chan jetstream.Msg)
+	}
+	closeLanes := func() {
+		for _, l := range lanes {
+			close(l)
+		}
+	}
 	var wg sync.WaitGroup
-	for range cfg.Workers {
+	for i := range cfg.Workers {
+		lane := lanes[i%len(lanes)]
 		wg.Go(func() {
-			for m := range work {
+			for m := range lane {
 				b.handle(ctx, cfg, h, m)
 			}
 		})
 	}
+	dispatch := func(m jetstream.Msg) { lanes[0] <- m }
+	if cfg.Ordered {
+		dispatch = func(m jetstream.Msg) {
+			id := m.Headers().Get(HeaderArticleID)
+			lanes[fnv32(id)%uint32(len(lanes))] <- m
+		}
+	}
 	// A small pull batch keeps messages from waiting in the client's buffer
 	// while their ack timer runs.
-	cc, err := cons.Consume(func(m jetstream.Msg) { work <- m },
+	consumeCtx, err := cons.Consume(dispatch,
 		jetstream.PullMaxMessages(cfg.Workers),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
@@ -119,16 +163,16 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 			}
 		}))
 	if err != nil {
-		close(work)
+		closeLanes()
 		wg.Wait()
 		return fmt.Errorf("bus: consume %s: %w", cfg.Stage, err)
 	}
 	<-ctx.Done()
 	// Drain hands over what was already pulled, then closes; only then may
-	// the workers' channel close.
-	cc.Drain()
-	<-cc.Closed()
-	close(work)
+	// the workers' channels close.
+	consumeCtx.Drain()
+	<-consumeCtx.Closed()
+	closeLanes()
 	wg.Wait()
 	return nil
 }
@@ -156,7 +200,7 @@ func (b *Bus) handle(parent context.Context, cfg ConsumerConfig, h Handler, jm j
 	}
 	m.Log = b.log.With("stage", cfg.Stage, "article_id", m.ArticleID, "version", m.Version)
 
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), cfg.AckWait*4)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), cfg.HandlerTimeout)
 	defer cancel()
 	stopProgress := keepAlive(jm, cfg.AckWait)
 	start := time.Now()
@@ -195,7 +239,7 @@ func (b *Bus) settle(ctx context.Context, cfg ConsumerConfig, jm jetstream.Msg, 
 		_ = jm.NakWithDelay(delay)
 		return "retry"
 	}
-	if err := b.deadLetter(ctx, cfg.Stage, jm, m, herr, permanent); err != nil {
+	if err := b.deadLetter(ctx, cfg, jm, m, herr, permanent); err != nil {
 		// Without the record, terminating would lose the message: try again.
 		m.Log.Error("dead letter not stored, will retry", "err", err, "cause", herr)
 		_ = jm.NakWithDelay(cfg.MaxBackoff)
@@ -209,7 +253,8 @@ func (b *Bus) settle(ctx context.Context, cfg ConsumerConfig, jm jetstream.Msg, 
 	return "dead_letter"
 }
 
-func (b *Bus) deadLetter(ctx context.Context, stage string, jm jetstream.Msg, m *Msg, herr error, permanent bool) error {
+func (b *Bus) deadLetter(ctx context.Context, cfg ConsumerConfig, jm jetstream.Msg, m *Msg, herr error, permanent bool) error {
+	stage := cfg.Stage
 	meta, _ := jm.Metadata()
 	hdr := map[string]string{}
 	for k, v := range jm.Headers() {
@@ -217,9 +262,13 @@ func (b *Bus) deadLetter(ctx context.Context, stage string, jm jetstream.Msg, m 
 			hdr[k] = v[0]
 		}
 	}
+	subject := m.Subject
+	if cfg.ReplaySubject != "" {
+		subject = cfg.ReplaySubject
+	}
 	dl := &pb.DeadLetter{
 		Stage:          stage,
-		Subject:        m.Subject,
+		Subject:        subject,
 		Data:           m.Data,
 		Headers:        hdr,
 		Error:          herr.Error(),
@@ -269,6 +318,12 @@ func backoff(cfg ConsumerConfig, attempt int) time.Duration {
 	// Full jitter in the upper half keeps retries of a burst from
 	// arriving together.
 	return d/2 + rand.N(d/2+1)
+}
+
+func fnv32(s string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum32()
 }
 
 func truncate(s string, n int) string {
