@@ -1,7 +1,10 @@
 // Package render turns a cleaned article into what readers and downstream
-// systems get: an IPTC ninjs 3.0 document and an HTML page. Every string
-// from the article is escaped by html/template or encoding/json; nothing a
-// newsroom sends reaches a page as markup.
+// systems get: an IPTC ninjs 3.0 document and an HTML page with schema.org
+// NewsArticle JSON-LD, OpenGraph and Twitter card tags. Every string from
+// the article is escaped by html/template or encoding/json, and the body is
+// then passed through a bluemonday allow-list policy, so that no script,
+// style or event handler a newsroom sends can reach a page even if a
+// template is later changed carelessly.
 package render
 
 import (
@@ -25,6 +28,9 @@ type Meta struct {
 	URL       string // canonical public URL of the page
 	Received  time.Time
 	Published time.Time // when this version went out
+	// FirstPublished is when version 1 went out; Published when zero.
+	FirstPublished time.Time
+	SiteTitle      string
 	// PublicBase is the base URL of the public prefix: a rendition stored
 	// at public/media/x/320.webp is served at PublicBase + media/x/320.webp.
 	PublicBase string
@@ -106,11 +112,9 @@ func NinjsDoc(a *pb.Article, m Meta) ([]byte, error) {
 		Headlines:      []NinjsText{{Role: "main", Value: a.GetTitle()}},
 		Located:        a.GetKicker(),
 		By:             byline(a),
-		Bodies:         []NinjsBody{{Role: "main", ContentType: "text/html", Value: bodyHTML(a)}},
+		Bodies:         []NinjsBody{{Role: "main", ContentType: "text/html", Value: sanitize(bodyHTML(a))}},
 	}
-	if a.GetPublishedAt() != "" {
-		doc.FirstCreated = a.GetPublishedAt()
-	}
+	doc.FirstCreated = datePublished(a, m)
 	if a.GetLead() != "" {
 		doc.Descriptions = []NinjsText{{Role: "summary", Value: a.GetLead()}}
 	}
@@ -135,11 +139,16 @@ func NinjsDoc(a *pb.Article, m Meta) ([]byte, error) {
 		}
 		doc.Associations = append(doc.Associations, pic)
 	}
-	out, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
+	// The body is HTML: escaping its angle brackets as \u003c would
+	// only make the document harder for people to read.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
 		return nil, fmt.Errorf("render ninjs %s: %w", m.ID, err)
 	}
-	return append(out, '\n'), nil
+	return buf.Bytes(), nil
 }
 
 func byline(a *pb.Article) string {
@@ -176,15 +185,88 @@ func New() (*Renderer, error) {
 }
 
 type pageData struct {
-	A      *pb.Article
-	M      Meta
-	Byline string
+	A             *pb.Article
+	M             Meta
+	Byline        string
+	Body          template.HTML
+	Image         *LeadImage
+	DatePublished string
+	DateModified  string
+	JSONLD        newsArticle
+}
+
+// LeadImage is the picture that represents an article in link previews
+// and feeds: the fallback JPEG of its first image with renditions.
+type LeadImage struct {
+	URL           string
+	Width, Height int32
+	Bytes         int64
+	Alt           string
+}
+
+// Lead returns the article's lead picture, or nil.
+func Lead(a *pb.Article, m Meta) *LeadImage {
+	for _, b := range a.GetBlocks() {
+		img := b.GetImage()
+		if fb := fallback(img.GetMedia()); fb != nil {
+			alt := img.GetAlt()
+			if alt == "" {
+				alt = img.GetCaption()
+			}
+			return &LeadImage{URL: m.mediaURL(fb.GetKey()), Width: fb.GetWidth(), Height: fb.GetHeight(), Bytes: fb.GetBytes(), Alt: alt}
+		}
+	}
+	return nil
+}
+
+// newsArticle is schema.org NewsArticle, as search engines read it.
+type newsArticle struct {
+	Context          string   `json:"@context"`
+	Type             string   `json:"@type"`
+	Headline         string   `json:"headline"`
+	Description      string   `json:"description,omitempty"`
+	InLanguage       string   `json:"inLanguage,omitempty"`
+	DatePublished    string   `json:"datePublished"`
+	DateModified     string   `json:"dateModified"`
+	MainEntityOfPage string   `json:"mainEntityOfPage"`
+	Image            []string `json:"image,omitempty"`
+	Author           []thing  `json:"author,omitempty"`
+	Publisher        *thing   `json:"publisher,omitempty"`
+	ArticleSection   string   `json:"articleSection,omitempty"`
+	ContentLocation  *thing   `json:"contentLocation,omitempty"`
+}
+
+type thing struct {
+	Type string `json:"@type"`
+	Name string `json:"name"`
 }
 
 // Page renders the article's HTML page.
 func (r *Renderer) Page(a *pb.Article, m Meta) ([]byte, error) {
+	d := pageData{A: a, M: m, Byline: byline(a), Image: Lead(a, m),
+		DatePublished: datePublished(a, m), DateModified: m.Published.UTC().Format(time.RFC3339)}
+	var body bytes.Buffer
+	if err := r.page.ExecuteTemplate(&body, "body", d); err != nil {
+		return nil, fmt.Errorf("render page %s: %w", m.ID, err)
+	}
+	d.Body = template.HTML(sanitize(body.String()))
+	d.JSONLD = newsArticle{Context: "https://schema.org", Type: "NewsArticle", Headline: a.GetTitle(),
+		Description: a.GetLead(), InLanguage: a.GetLanguage(), DatePublished: d.DatePublished, DateModified: d.DateModified,
+		MainEntityOfPage: m.URL, ArticleSection: a.GetSection()}
+	if d.Image != nil {
+		d.JSONLD.Image = []string{d.Image.URL}
+	}
+	for _, b := range a.GetByline() {
+		d.JSONLD.Author = append(d.JSONLD.Author, thing{Type: "Person", Name: b.GetName()})
+	}
+	if m.SiteTitle != "" {
+		d.JSONLD.Publisher = &thing{Type: "Organization", Name: m.SiteTitle}
+	}
+	if a.GetKicker() != "" {
+		d.JSONLD.ContentLocation = &thing{Type: "Place", Name: a.GetKicker()}
+	}
 	var buf bytes.Buffer
-	if err := r.page.ExecuteTemplate(&buf, "article.html", pageData{A: a, M: m, Byline: byline(a)}); err != nil {
+	if err := r.page.ExecuteTemplate(&buf, "article.html", d); err != nil {
 		return nil, fmt.Errorf("render page %s: %w", m.ID, err)
 	}
 	return buf.Bytes(), nil
@@ -250,4 +332,17 @@ func bodyHTML(a *pb.Article) string {
 		}
 	}
 	return b.String()
+}
+
+// datePublished is the newsroom's own publication time when it gave one,
+// else when Pressline first published the article.
+func datePublished(a *pb.Article, m Meta) string {
+	if a.GetPublishedAt() != "" {
+		return a.GetPublishedAt()
+	}
+	first := m.FirstPublished
+	if first.IsZero() {
+		first = m.Published
+	}
+	return first.UTC().Format(time.RFC3339)
 }

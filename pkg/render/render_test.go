@@ -97,7 +97,7 @@ func TestPictures(t *testing.T) {
 	for _, want := range []string{
 		`srcset="http://127.0.0.1:8081/media/abc/320.webp 320w, http://127.0.0.1:8081/media/abc/1024.webp 1024w"`,
 		`<img src="http://127.0.0.1:8081/media/abc/1024.jpeg"`, `width="1024" height="683"`, `loading="lazy"`,
-		`alt="Cầu &#34;mới&#34;"`, `style="background:#917374"`, `<figcaption>Cầu Tứ Liên <span class="credit">Minh Anh</span>`,
+		`alt="Cầu &#34;mới&#34;"`, `style="background: #917374"`, `<figcaption>Cầu Tứ Liên <span class="credit">Minh Anh</span>`,
 	} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("page lacks %s\n%s", want, page)
