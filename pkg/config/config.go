@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,6 +64,25 @@ type Config struct {
 	ImageFormats    string // rendition formats, comma-separated
 	ImageWidths     string // rendition widths, comma-separated
 	LogFormat       string
+
+	WebhooksFile string    // JSON list of webhook subscribers
+	Webhooks     []Webhook // parsed from WebhooksFile by Validate
+	// FeedSize is how many of a site's newest articles its index and
+	// feeds list.
+	FeedSize int
+}
+
+// Webhook is a downstream subscriber told of publications by signed HTTP
+// POSTs.
+type Webhook struct {
+	Name   string
+	URL    string
+	Secret string   // "whsec_…", Standard Webhooks form
+	Sites  []string // empty: every site
+	Events []string // published, updated, withdrawn; empty: all
+	// Deadline is how long a delivery is retried before it becomes a
+	// dead letter; MinBackoff and MaxBackoff bound the waits between.
+	Deadline, MinBackoff, MaxBackoff time.Duration
 }
 
 // Newsroom is a sender of articles and the sites it publishes to. Only a
@@ -121,6 +141,8 @@ func (c *Config) Register(fs *flag.FlagSet) error {
 	b.boolean(&c.SyncAlways, "sync-always", true, "pressline dev: fsync every JetStream write (an acknowledged article survives a power cut)")
 	b.str(&c.TimeZone, "timezone", "Asia/Ho_Chi_Minh", "newsroom time zone for times written without one")
 	b.str(&c.HouseRules, "house-rules", "", "JSON file of the newsroom's house rules for cleaning (debris patterns, date formats, sections, typos)")
+	b.str(&c.WebhooksFile, "webhooks-file", "", `JSON file of webhook subscribers: [{"name": "…", "url": "https://…", "secret": "whsec_…", "sites": ["…"], "events": ["published"], "deadline": "24h"}]`)
+	b.integer(&c.FeedSize, "feed-size", 100, "how many of a site's newest articles its index page and feeds list")
 	b.str(&c.FetchAllow, "fetch-allow", "", "non-public networks image fetching may reach, comma-separated CIDRs (e.g. 10.0.0.0/8); loopback, private and metadata addresses are refused otherwise")
 	b.str(&c.ImageWidths, "image-widths", "320,640,1024,1600,2048", "rendition widths in pixels, comma-separated; a source is never enlarged")
 	b.str(&c.ImageFormats, "image-formats", "webp,jpeg", "rendition formats: webp, jpeg, avif (avif is slow)")
@@ -234,7 +256,82 @@ func (c *Config) Validate(needS3Creds bool) error {
 		newsrooms = append(newsrooms, fromFile...)
 	}
 	c.Newsrooms = newsrooms
+	if c.WebhooksFile != "" {
+		if c.Webhooks, err = ReadWebhooks(c.WebhooksFile); err != nil {
+			bad("webhooks-file", "%v", err)
+		}
+	}
+	if c.FeedSize < 1 || c.FeedSize > 1000 {
+		bad("feed-size", "%d is not from 1 to 1000", c.FeedSize)
+	}
 	return errors.Join(errs...)
+}
+
+// webhookName keeps names usable in NATS subjects and consumer names.
+var webhookName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// ReadWebhooks reads a webhooks file:
+//
+//	[{"name": "partner", "url": "https://…", "secret": "whsec_…",
+//	  "sites": ["front"], "events": ["published", "updated", "withdrawn"],
+//	  "deadline": "24h", "min_backoff": "1s", "max_backoff": "10m"}]
+func ReadWebhooks(path string) ([]Webhook, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var entries []struct {
+		Name       string   `json:"name"`
+		URL        string   `json:"url"`
+		Secret     string   `json:"secret"`
+		Sites      []string `json:"sites"`
+		Events     []string `json:"events"`
+		Deadline   string   `json:"deadline"`
+		MinBackoff string   `json:"min_backoff"`
+		MaxBackoff string   `json:"max_backoff"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&entries); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out []Webhook
+	seen := map[string]bool{}
+	for i, e := range entries {
+		if !webhookName.MatchString(e.Name) || seen[e.Name] {
+			return nil, fmt.Errorf("%s: entry %d: name %q missing, repeated, or not lower-case letters, digits, - and _", path, i+1, e.Name)
+		}
+		seen[e.Name] = true
+		if u, err := url.Parse(e.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("%s: webhook %q: url %q is not an http(s) URL", path, e.Name, e.URL)
+		}
+		if !strings.HasPrefix(e.Secret, "whsec_") {
+			return nil, fmt.Errorf("%s: webhook %q: secret must be a Standard Webhooks secret, whsec_…; `pressline webhook-secret` makes one", path, e.Name)
+		}
+		for _, ev := range e.Events {
+			if ev != "published" && ev != "updated" && ev != "withdrawn" {
+				return nil, fmt.Errorf("%s: webhook %q: event %q is not published, updated or withdrawn", path, e.Name, ev)
+			}
+		}
+		w := Webhook{Name: e.Name, URL: e.URL, Secret: e.Secret, Sites: e.Sites, Events: e.Events,
+			Deadline: 24 * time.Hour, MinBackoff: time.Second, MaxBackoff: 10 * time.Minute}
+		for _, d := range []struct {
+			field, v string
+			p        *time.Duration
+		}{{"deadline", e.Deadline, &w.Deadline}, {"min_backoff", e.MinBackoff, &w.MinBackoff}, {"max_backoff", e.MaxBackoff, &w.MaxBackoff}} {
+			if d.v == "" {
+				continue
+			}
+			if *d.p, err = time.ParseDuration(d.v); err != nil || *d.p <= 0 {
+				return nil, fmt.Errorf("%s: webhook %q: %s %q is not a positive duration like 30s or 24h", path, e.Name, d.field, d.v)
+			}
+		}
+		if w.MaxBackoff < w.MinBackoff {
+			return nil, fmt.Errorf("%s: webhook %q: max_backoff %s is below min_backoff %s", path, e.Name, w.MaxBackoff, w.MinBackoff)
+		}
+		out = append(out, w)
+	}
+	return out, nil
 }
 
 // ParseNewsrooms reads "name:token:site[,site] ..." entries.

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func parse(t *testing.T, env map[string]string, args ...string) (*Config, error) {
@@ -112,6 +114,39 @@ func TestNewsroomsFile(t *testing.T) {
 	} {
 		if _, err := parse(t, nil, "--s3-access-key=a", "--s3-secret-key=b", "--newsrooms-file="+write(name, body)); err == nil || !strings.Contains(err.Error(), "--newsrooms-file") {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestReadWebhooks(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "w.json")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := `[{"name": "partner", "url": "https://hooks.example/p", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "sites": ["front"], "events": ["published"], "deadline": "2h"}]`
+	ws, err := ReadWebhooks(write(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || ws[0].Deadline != 2*time.Hour || ws[0].MinBackoff != time.Second || ws[0].MaxBackoff != 10*time.Minute {
+		t.Fatalf("ReadWebhooks = %+v", ws)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{`[{"name": "Partner!", "url": "https://x", "secret": "whsec_a"}]`, "name"},
+		{`[{"name": "p", "url": "ftp://x", "secret": "whsec_a"}]`, "url"},
+		{`[{"name": "p", "url": "https://x", "secret": "hunter2"}]`, "whsec_"},
+		{`[{"name": "p", "url": "https://x", "secret": "whsec_a", "events": ["deleted"]}]`, "deleted"},
+		{`[{"name": "p", "url": "https://x", "secret": "whsec_a", "deadline": "soon"}]`, "deadline"},
+		{`[{"name": "p", "url": "https://x", "secret": "whsec_a", "min_backoff": "1m", "max_backoff": "1s"}]`, "max_backoff"},
+		{`[{"name": "p", "url": "https://x", "secret": "whsec_a", "colour": "red"}]`, "colour"},
+	} {
+		_, err := ReadWebhooks(write(tc.body))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ReadWebhooks(%s) = %v, want an error naming %q", tc.body, err, tc.want)
 		}
 	}
 }

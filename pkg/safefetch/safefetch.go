@@ -228,3 +228,19 @@ func ParseAllow(s string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// Do sends a request with the guard in place (a webhook's POST); the
+// caller closes the body.
+func (c *Client) Do(req *http.Request) (*http.Response, error) {
+	if err := checkScheme(req.URL.Scheme); err != nil {
+		return nil, err
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", "Pressline/1")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, unwrapRefusal(err)
+	}
+	return resp, nil
+}
