@@ -82,7 +82,7 @@ func cmdDev(ctx context.Context, args []string) error {
 		return err
 	}
 	defer d.close()
-	runners, err := d.build(allServices)
+	runners, err := d.build(ctx, allServices)
 	if err != nil {
 		return err
 	}

@@ -126,7 +126,7 @@ type runner struct {
 }
 
 // build makes the named services.
-func (d *deps) build(names []string) ([]runner, error) {
+func (d *deps) build(ctx context.Context, names []string) ([]runner, error) {
 	rules, err := loadHouseRules(d.cfg.HouseRules)
 	if err != nil {
 		return nil, err
@@ -173,8 +173,16 @@ func (d *deps) build(names []string) ([]runner, error) {
 				Fetcher: safefetch.New(safefetch.Config{Allow: allow}), Processor: proc,
 				InlineLimit: d.cfg.InlineLimit, Log: log, Registerer: d.reg})
 		case "publish":
-			r, err = publish.New(publish.Config{Bus: d.bus, Blobs: d.blobs, Status: d.status, Consumer: d.consumer(),
-				SiteURL: d.cfg.SiteURL, Log: log, Registerer: d.reg})
+			var allow []netip.Prefix
+			if allow, err = safefetch.ParseAllow(d.cfg.FetchAllow); err != nil {
+				return nil, err
+			}
+			r, err = publish.New(ctx, publish.Config{Bus: d.bus, Blobs: d.blobs, Status: d.status, Consumer: d.consumer(),
+				JetStream: d.bus.JetStream(), Replicas: d.cfg.Replicas,
+				SiteURL: d.cfg.SiteURL, FeedSize: d.cfg.FeedSize, Webhooks: d.cfg.Webhooks,
+				WebhookClient: safefetch.New(safefetch.Config{Allow: allow, MaxBytes: 1 << 20, Timeout: 15 * time.Second}),
+				Refused:       func(err error) bool { return errors.Is(err, safefetch.ErrRefused) },
+				Log:           log, Registerer: d.reg})
 		default:
 			return nil, fmt.Errorf("unknown service %q; choose from %s", name, strings.Join(allServices, ", "))
 		}

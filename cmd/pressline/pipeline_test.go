@@ -91,7 +91,7 @@ func (e *env) start(t testing.TB) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runners, err := d.build(allServices)
+	runners, err := d.build(ctx, allServices)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestSamplePublishes(t *testing.T) {
 	ctx := context.Background()
 	const title = "Xây dựng tổ chức Đảng trong sạch, vững mạnh"
 	for _, ev := range e.published(t)[id] {
-		if ev.Kind != pb.PublicationKind_PUBLICATION_KIND_PUBLISHED || ev.Title != title || ev.Url != "http://news.test/"+ev.Site+"/articles/"+id+"/" {
+		if ev.Kind != pb.PublicationKind_PUBLICATION_KIND_PUBLISHED || ev.Title != title || ev.Url != "http://news.test/"+ev.Site+"/articles/xay-dung-to-chuc-dang-trong-sach-vung-manh-"+strings.ToLower(id)+"/" {
 			t.Errorf("event = %v", ev)
 		}
 		raw, err := e.s3.Get(ctx, ev.NinjsKey)

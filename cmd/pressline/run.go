@@ -34,7 +34,7 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	defer d.close()
-	runners, err := d.build(names)
+	runners, err := d.build(ctx, names)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,9 @@ type Msg struct {
 	Version   uint32
 	// Attempt counts deliveries of this message, from 1.
 	Attempt int
+	// Stored is when the message entered its stream (for a replayed dead
+	// letter, when it was replayed).
+	Stored time.Time
 	// Log carries the stage, article id and version on every line.
 	Log *slog.Logger
 }
@@ -194,6 +197,7 @@ func (b *Bus) handle(parent context.Context, cfg ConsumerConfig, h Handler, jm j
 		Header:    jm.Headers(),
 		ArticleID: jm.Headers().Get(HeaderArticleID),
 		Attempt:   int(meta.NumDelivered),
+		Stored:    meta.Timestamp,
 	}
 	if v, err := strconv.ParseUint(jm.Headers().Get(HeaderVersion), 10, 32); err == nil {
 		m.Version = uint32(v)

@@ -27,12 +27,13 @@ const (
 	Received   = "received"
 	Cleaned    = "cleaned"
 	MediaReady = "media_ready"
+	Embargoed  = "embargoed" // held by publish until its embargo time
 	Published  = "published"
 	Withdrawn  = "withdrawn"
 	Failed     = "failed"
 )
 
-var rank = map[string]int{Received: 1, Cleaned: 2, MediaReady: 3, Published: 4, Withdrawn: 5}
+var rank = map[string]int{Received: 1, Cleaned: 2, MediaReady: 3, Embargoed: 4, Published: 5, Withdrawn: 6}
 
 // ErrNotFound means no article has that id.
 var ErrNotFound = errors.New("no such article")
@@ -187,8 +188,11 @@ func apply(st *pb.ArticleStatus, ref *pb.ArticleRef, step Step, now time.Time) {
 	current := st.GetArticle().GetVersion()
 	switch {
 	case ref.GetVersion() > current:
+		// URLs stay: the page of the last published version is live
+		// until a new one replaces it or a withdrawal takes it down, and
+		// publish keeps an article's URL across corrections.
 		st.Article = ref
-		st.State, st.Warnings, st.Urls, st.Error = "", nil, nil, ""
+		st.State, st.Warnings, st.Error = "", nil, ""
 	case ref.GetVersion() < current:
 		return
 	}

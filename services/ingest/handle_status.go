@@ -60,7 +60,7 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.State != "" && !validStates[f.State] {
 		writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Field: "status",
-			Detail: "status must be one of received, cleaned, media_ready, published, withdrawn, failed"})
+			Detail: "status must be one of received, cleaned, media_ready, embargoed, published, withdrawn, failed"})
 		return
 	}
 	if v := q.Get("since"); v != "" {
@@ -110,7 +110,7 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(b.String()))
 }
 
-var validStates = map[string]bool{status.Received: true, status.Cleaned: true, status.MediaReady: true,
+var validStates = map[string]bool{status.Received: true, status.Cleaned: true, status.MediaReady: true, status.Embargoed: true,
 	status.Published: true, status.Withdrawn: true, status.Failed: true}
 
 func writeJSON(w http.ResponseWriter, v any) {

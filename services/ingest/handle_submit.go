@@ -146,6 +146,38 @@ func sitesFor(r *http.Request, nr *config.Newsroom) ([]string, *problem) {
 	return out, nil
 }
 
+// HeaderEmbargo holds an article until a time (RFC 3339); a ninjs
+// document may say the same in its embargoed field. The header wins.
+const HeaderEmbargo = "Embargo"
+
+// embargoOf reads the time an article must not be published before. A
+// time in the past is no embargo.
+func embargoOf(r *http.Request, a *submission) (time.Time, *problem) {
+	v, field := r.Header.Get(HeaderEmbargo), HeaderEmbargo
+	if v == "" && isJSON(a.contentType) {
+		var doc struct {
+			Embargoed string `json:"embargoed"`
+		}
+		if json.Unmarshal(a.body, &doc) == nil && doc.Embargoed != "" {
+			v, field = doc.Embargoed, "embargoed"
+		}
+	}
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
+	if err != nil {
+		return time.Time{}, &problem{Status: http.StatusBadRequest, Type: "invalid-embargo", Field: field,
+			Detail: fmt.Sprintf("%s %q is not an RFC 3339 time; write it like 2026-11-27T06:00:00+07:00", field, v)}
+	}
+	return t, nil
+}
+
+func isJSON(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
 // allow takes one write from the newsroom's budget, or answers 429 with
 // how long to wait.
 func (s *Service) allow(w http.ResponseWriter, newsroom string) bool {
@@ -197,6 +229,11 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, *p)
 		return
 	}
+	embargo, p := embargoOf(r, a)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
 	kind, key := keyOf(r)
 	tgt, p, err := s.resolve(r.Context(), kind, key, nr.Name, a)
 	if p != nil {
@@ -221,6 +258,9 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		Newsroom:   nr.Name,
 		Sites:      sites,
 		ReceivedAt: timestamppb.New(s.now()),
+	}
+	if !embargo.IsZero() {
+		ref.EmbargoUntil = timestamppb.New(embargo)
 	}
 	log := s.log.With("article_id", ref.Id, "version", ref.Version, "newsroom", nr.Name)
 	if err := s.accept(r.Context(), ref, a); err != nil {

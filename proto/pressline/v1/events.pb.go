@@ -92,7 +92,11 @@ type ArticleRef struct {
 	Sites      []string               `protobuf:"bytes,4,rep,name=sites,proto3" json:"sites,omitempty"`
 	ReceivedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=received_at,json=receivedAt,proto3" json:"received_at,omitempty"`
 	// Files sent with the article (multipart), stored untouched.
-	Uploads       []*Upload `protobuf:"bytes,6,rep,name=uploads,proto3" json:"uploads,omitempty"`
+	Uploads []*Upload `protobuf:"bytes,6,rep,name=uploads,proto3" json:"uploads,omitempty"`
+	// When set and in the future, publish holds the article until then
+	// (an embargo). Held articles survive restarts: the event stays unacked
+	// in JetStream and is redelivered at this time.
+	EmbargoUntil  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=embargo_until,json=embargoUntil,proto3" json:"embargo_until,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -165,6 +169,13 @@ func (x *ArticleRef) GetReceivedAt() *timestamppb.Timestamp {
 func (x *ArticleRef) GetUploads() []*Upload {
 	if x != nil {
 		return x.Uploads
+	}
+	return nil
+}
+
+func (x *ArticleRef) GetEmbargoUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EmbargoUntil
 	}
 	return nil
 }
@@ -579,10 +590,12 @@ type ArticlePublished struct {
 	// Public URL of the article page.
 	Url string `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
 	// S3 keys of the rendered outputs.
-	NinjsKey      string                 `protobuf:"bytes,5,opt,name=ninjs_key,json=ninjsKey,proto3" json:"ninjs_key,omitempty"`
-	HtmlKey       string                 `protobuf:"bytes,6,opt,name=html_key,json=htmlKey,proto3" json:"html_key,omitempty"`
-	PublishedAt   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
-	Title         string                 `protobuf:"bytes,8,opt,name=title,proto3" json:"title,omitempty"`
+	NinjsKey    string                 `protobuf:"bytes,5,opt,name=ninjs_key,json=ninjsKey,proto3" json:"ninjs_key,omitempty"`
+	HtmlKey     string                 `protobuf:"bytes,6,opt,name=html_key,json=htmlKey,proto3" json:"html_key,omitempty"`
+	PublishedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
+	Title       string                 `protobuf:"bytes,8,opt,name=title,proto3" json:"title,omitempty"`
+	// Public URL of the ninjs document, for sites without access to S3.
+	NinjsUrl      string `protobuf:"bytes,9,opt,name=ninjs_url,json=ninjsUrl,proto3" json:"ninjs_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -669,6 +682,13 @@ func (x *ArticlePublished) GetPublishedAt() *timestamppb.Timestamp {
 func (x *ArticlePublished) GetTitle() string {
 	if x != nil {
 		return x.Title
+	}
+	return ""
+}
+
+func (x *ArticlePublished) GetNinjsUrl() string {
+	if x != nil {
+		return x.NinjsUrl
 	}
 	return ""
 }
@@ -798,7 +818,7 @@ var File_pressline_v1_events_proto protoreflect.FileDescriptor
 
 const file_pressline_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x19pressline/v1/events.proto\x12\fpressline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd5\x01\n" +
+	"\x19pressline/v1/events.proto\x12\fpressline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x02\n" +
 	"\n" +
 	"ArticleRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -807,7 +827,8 @@ const file_pressline_v1_events_proto_rawDesc = "" +
 	"\x05sites\x18\x04 \x03(\tR\x05sites\x12;\n" +
 	"\vreceived_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"receivedAt\x12.\n" +
-	"\auploads\x18\x06 \x03(\v2\x14.pressline.v1.UploadR\auploads\"e\n" +
+	"\auploads\x18\x06 \x03(\v2\x14.pressline.v1.UploadR\auploads\x12?\n" +
+	"\rembargo_until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fembargoUntil\"e\n" +
 	"\x06Upload\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12!\n" +
@@ -833,7 +854,7 @@ const file_pressline_v1_events_proto_rawDesc = "" +
 	"\acontent\x18\x02 \x01(\v2\x15.pressline.v1.PayloadR\acontent\"V\n" +
 	"\bWithdraw\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xac\x02\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xc9\x02\n" +
 	"\x10ArticlePublished\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x121\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.pressline.v1.PublicationKindR\x04kind\x12\x12\n" +
@@ -842,7 +863,8 @@ const file_pressline_v1_events_proto_rawDesc = "" +
 	"\tninjs_key\x18\x05 \x01(\tR\bninjsKey\x12\x19\n" +
 	"\bhtml_key\x18\x06 \x01(\tR\ahtmlKey\x12=\n" +
 	"\fpublished_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\x12\x14\n" +
-	"\x05title\x18\b \x01(\tR\x05title\"\x9e\x03\n" +
+	"\x05title\x18\b \x01(\tR\x05title\x12\x1b\n" +
+	"\tninjs_url\x18\t \x01(\tR\bninjsUrl\"\x9e\x03\n" +
 	"\n" +
 	"DeadLetter\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x18\n" +
@@ -897,23 +919,24 @@ var file_pressline_v1_events_proto_goTypes = []any{
 var file_pressline_v1_events_proto_depIdxs = []int32{
 	11, // 0: pressline.v1.ArticleRef.received_at:type_name -> google.protobuf.Timestamp
 	2,  // 1: pressline.v1.ArticleRef.uploads:type_name -> pressline.v1.Upload
-	1,  // 2: pressline.v1.ArticleReceived.article:type_name -> pressline.v1.ArticleRef
-	3,  // 3: pressline.v1.ArticleReceived.original:type_name -> pressline.v1.Payload
-	1,  // 4: pressline.v1.ArticleCleaned.article:type_name -> pressline.v1.ArticleRef
-	3,  // 5: pressline.v1.ArticleCleaned.content:type_name -> pressline.v1.Payload
-	1,  // 6: pressline.v1.MediaReady.article:type_name -> pressline.v1.ArticleRef
-	3,  // 7: pressline.v1.MediaReady.content:type_name -> pressline.v1.Payload
-	1,  // 8: pressline.v1.Withdraw.article:type_name -> pressline.v1.ArticleRef
-	1,  // 9: pressline.v1.ArticlePublished.article:type_name -> pressline.v1.ArticleRef
-	0,  // 10: pressline.v1.ArticlePublished.kind:type_name -> pressline.v1.PublicationKind
-	11, // 11: pressline.v1.ArticlePublished.published_at:type_name -> google.protobuf.Timestamp
-	10, // 12: pressline.v1.DeadLetter.headers:type_name -> pressline.v1.DeadLetter.HeadersEntry
-	11, // 13: pressline.v1.DeadLetter.failed_at:type_name -> google.protobuf.Timestamp
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	11, // 2: pressline.v1.ArticleRef.embargo_until:type_name -> google.protobuf.Timestamp
+	1,  // 3: pressline.v1.ArticleReceived.article:type_name -> pressline.v1.ArticleRef
+	3,  // 4: pressline.v1.ArticleReceived.original:type_name -> pressline.v1.Payload
+	1,  // 5: pressline.v1.ArticleCleaned.article:type_name -> pressline.v1.ArticleRef
+	3,  // 6: pressline.v1.ArticleCleaned.content:type_name -> pressline.v1.Payload
+	1,  // 7: pressline.v1.MediaReady.article:type_name -> pressline.v1.ArticleRef
+	3,  // 8: pressline.v1.MediaReady.content:type_name -> pressline.v1.Payload
+	1,  // 9: pressline.v1.Withdraw.article:type_name -> pressline.v1.ArticleRef
+	1,  // 10: pressline.v1.ArticlePublished.article:type_name -> pressline.v1.ArticleRef
+	0,  // 11: pressline.v1.ArticlePublished.kind:type_name -> pressline.v1.PublicationKind
+	11, // 12: pressline.v1.ArticlePublished.published_at:type_name -> google.protobuf.Timestamp
+	10, // 13: pressline.v1.DeadLetter.headers:type_name -> pressline.v1.DeadLetter.HeadersEntry
+	11, // 14: pressline.v1.DeadLetter.failed_at:type_name -> google.protobuf.Timestamp
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_pressline_v1_events_proto_init() }

@@ -28,11 +28,14 @@ const (
 type ArticleStatus struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Article *ArticleRef            `protobuf:"bytes,1,opt,name=article,proto3" json:"article,omitempty"`
-	// One of received, cleaned, media_ready, published, withdrawn, failed.
+	// One of received, cleaned, media_ready, embargoed, published,
+	// withdrawn, failed.
 	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
 	// Every step so far, oldest first.
 	History []*StageRecord `protobuf:"bytes,3,rep,name=history,proto3" json:"history,omitempty"`
-	// Public URLs once published, one per site.
+	// Public URLs once published, one per site. They stay while a
+	// correction is on its way (the old page is live until replaced) and
+	// after a withdrawal (where the page was).
 	Urls []string `protobuf:"bytes,4,rep,name=urls,proto3" json:"urls,omitempty"`
 	// Why the article failed, when state is failed.
 	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
