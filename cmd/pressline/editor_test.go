@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -18,10 +20,6 @@ import (
 // editor pastes the sample, submits it, watches the stages, and gets the
 // link to the published page; the page logs no error.
 func TestEditorPage(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is not installed: make deps installs it (Debian package chromium)")
-	}
 	sample, err := os.ReadFile("../../../shared/samples/quoc-oai.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -29,39 +27,7 @@ func TestEditorPage(t *testing.T) {
 	e := newEnv(t)
 	e.start(t)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-quic", true))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-
-	var mu sync.Mutex
-	var problems []string
-	// Listening first opens the tab, so errors of the page's first load
-	// are heard too.
-	err = chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError {
-				problems = append(problems, "console error")
-			}
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, ev.ExceptionDetails.Text)
-		}
-	})
-	if err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-	// The first call starts the browser: no timeout on it, or the timeout
-	// would stop the browser with it.
-	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+e.cfg.HTTPAddr+"/")); err != nil {
-		t.Fatalf("browser: %v", err)
-	}
+	ctx, problems := browser(t, "http://"+e.cfg.HTTPAddr+"/")
 	tctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelTimeout()
 	if err := chromedp.Do(tctx,
@@ -100,9 +66,61 @@ func TestEditorPage(t *testing.T) {
 			t.Errorf("steps shown lack %q:\n%s", want, steps)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(problems) > 0 {
-		t.Errorf("the page logged errors: %v", problems)
+	if p := problems(); len(p) > 0 {
+		t.Errorf("the page logged errors: %v", p)
+	}
+}
+
+// browser starts headless Chromium on url, as the environment notes say
+// it must run here, and collects what the page logs as errors.
+func browser(t *testing.T, url string) (ctx context.Context, problems func() []string) {
+	t.Helper()
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is not installed: make deps installs it (Debian package chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-quic", true))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancel)
+	var mu sync.Mutex
+	var seen []string
+	// Listening first opens the tab, so errors of the page's first load
+	// are heard too.
+	err = chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				seen = append(seen, "console error")
+			}
+		case *runtime.EventExceptionThrown:
+			seen = append(seen, ev.ExceptionDetails.Text)
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.EntryLevelError {
+				seen = append(seen, ev.Entry.Text+" "+ev.Entry.URL)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	// The first navigation starts the browser: no timeout on it, or the
+	// timeout would stop the browser with it.
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	return ctx, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
 	}
 }

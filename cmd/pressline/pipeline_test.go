@@ -715,9 +715,14 @@ func TestPoisonArticle(t *testing.T) {
 	if dl := dls[0]; dl.Stage != "clean" || !dl.Permanent || dl.Attempts != 1 || !strings.Contains(dl.Error, "not found") {
 		t.Errorf("dead letter = %+v", dl.DeadLetter)
 	}
-	st, err := p.d.status.Get(ctx, "01POISON")
-	if err != nil || st.State != "failed" || !strings.Contains(st.Error, "not found") {
-		t.Fatalf("status = %v, %v", st, err)
+	// The status is marked after the dead letter is stored.
+	var st *pb.ArticleStatus
+	waitFor(t, "status failed", 10*time.Second, func() bool {
+		st, _ = p.d.status.Get(ctx, "01POISON")
+		return st.GetState() == "failed"
+	})
+	if !strings.Contains(st.Error, "not found") {
+		t.Fatalf("status = %v", st)
 	}
 	var out bytes.Buffer
 	if err := listDeadLetters(ctx, p.d.bus, &out); err != nil || !strings.Contains(out.String(), "01POISON") {

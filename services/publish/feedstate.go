@@ -125,6 +125,9 @@ func (s *Service) renderFeeds(ctx context.Context) error {
 			return nil
 		case e, ok := <-w.Updates():
 			if !ok {
+				if ctx.Err() != nil {
+					return nil // the watch ends with ctx
+				}
 				return errors.New("publish: feed watch closed")
 			}
 			if e == nil { // the initial values are all in
