@@ -93,10 +93,11 @@ func cmdDev(ctx context.Context, args []string) error {
 	fmt.Printf(`Pressline is running (Ctrl-C stops it).
   editors' page  http://%[1]s/
   ingest API     http://%[1]s/v1/articles
-  published site %s/%s/
-  metrics        http://%s/metrics
-  NATS           %s   (JetStream data in %s)
-  S3             http://%s   (data in %s)
+  published site %[2]s/%[3]s/   (feeds: rss.xml, atom.xml, feed.json, sitemap-news.xml)
+  metrics        http://%[4]s/metrics
+  NATS           %[5]s   (JetStream data in %[6]s)
+  S3             http://%[7]s   (data in %[8]s)
+  downstream     go run ./examples/downstream-site --nats %[5]s --site %[3]s --dir ./mirror
 `, cfg.HTTPAddr, strings.TrimSuffix(cfg.SiteURL, "/"), devNewsroom, cfg.OpsAddr, ns.ClientURL(), filepath.Join(dataDir, "nats"), s3.Endpoint, filepath.Join(dataDir, "s3"))
 	if token != "" {
 		fmt.Printf("  newsroom %q token: %s\n  try: pressline submit --wait ../shared/samples/quoc-oai.txt\n", devNewsroom, token)

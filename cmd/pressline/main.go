@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/pressline/pressline/pkg/webhook"
 )
 
 const usage = `pressline: an event-driven publishing pipeline for newsrooms
@@ -25,6 +27,7 @@ usage:
   pressline image [--widths 320,640,…] [--formats webp,jpeg] --out DIR FILE
                                             make web renditions of one image, print a JSON report
   pressline token NEWSROOM SITE...          a new API token, and its entry for --newsrooms-file
+  pressline webhook-secret                  a new Standard Webhooks signing secret (whsec_…)
   pressline dlq list [flags]                dead letters, oldest first
   pressline dlq replay [flags] ID           send a dead letter back to its stage
 
@@ -63,6 +66,9 @@ func run(ctx context.Context, args []string) error {
 		return cmdImage(ctx, rest, os.Stdout)
 	case "token":
 		return cmdToken(rest, os.Stdout)
+	case "webhook-secret":
+		_, err := fmt.Fprintln(os.Stdout, webhook.NewSecret())
+		return err
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil
