@@ -36,6 +36,8 @@ fuzz:
 	go test ./pkg/cleaner -run '^$$' -fuzz '^FuzzCleanNinjs$$' -fuzztime $(FUZZTIME)
 	go test ./pkg/imaging -run '^$$' -fuzz '^FuzzProcess$$' -fuzztime $(FUZZTIME)
 	go test ./services/ingest -run '^$$' -fuzz '^FuzzRequestParsers$$' -fuzztime $(FUZZTIME)
+	go test ./pkg/render -run '^$$' -fuzz '^FuzzPage$$' -fuzztime $(FUZZTIME)
+	go test ./pkg/slug -run '^$$' -fuzz '^FuzzMake$$' -fuzztime $(FUZZTIME)
 
 # The benchmarks behind docs/benchmarks.md.
 bench: tools
