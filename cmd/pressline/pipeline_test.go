@@ -737,3 +737,69 @@ func TestPoisonArticle(t *testing.T) {
 	}
 	waitFor(t, "replayed article published", 10*time.Second, func() bool { return len(e.published(t)["01POISON"]) == 1 })
 }
+
+// TestHostilePagePublishesNothingExecutable sends an HTML page full of
+// scripts, event handlers, javascript: URLs and CSS tricks through the
+// whole pipeline: the published page and ninjs keep the text and none
+// of the rest.
+func TestHostilePagePublishesNothingExecutable(t *testing.T) {
+	e := newEnv(t)
+	e.start(t)
+	body, err := os.ReadFile("testdata/hostile.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.submitAs(t, body, "text/html; charset=utf-8")
+	waitFor(t, "published", 30*time.Second, func() bool { return len(e.published(t)[id]) == 2 })
+	ev := e.published(t)[id][0]
+	for _, key := range []string{ev.HtmlKey, ev.NinjsKey} {
+		raw, err := e.s3.Get(context.Background(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := string(raw)
+		if !strings.Contains(out, "Council approves the new river bridge") || !strings.Contains(out, "no cars") {
+			t.Errorf("%s lost the text:\n%s", key, out)
+		}
+		lower := strings.ToLower(out)
+		lower = strings.ReplaceAll(lower, `<script type="application/ld+json">`, "")
+		for _, bad := range []string{"<script", "javascript:", "onload", "onerror", "onclick", "onmouseover", "<iframe", "<object", "<form", "<svg", "expression(", "evil.example", "position:fixed", "display:none"} {
+			if strings.Contains(lower, bad) {
+				t.Errorf("%s holds %q", key, bad)
+			}
+		}
+	}
+}
+
+// TestEmbargoThroughTheAPI: an Embargo header holds the article, its
+// status says until when, and it is published at that time.
+func TestEmbargoThroughTheAPI(t *testing.T) {
+	e := newEnv(t)
+	p := e.start(t)
+	until := time.Now().Add(2 * time.Second).Truncate(time.Second).Add(time.Second)
+	id := e.submitAs(t, []byte("Tin giờ G\n\nBài viết được giữ đến giờ công bố.\n"), "text/plain", "Embargo", until.Format(time.RFC3339))
+	waitFor(t, "embargoed", 10*time.Second, func() bool {
+		st, _ := p.d.status.Get(context.Background(), id)
+		return st.GetState() == "embargoed"
+	})
+	if len(e.published(t)[id]) != 0 {
+		t.Fatal("published before the embargo")
+	}
+	waitFor(t, "published", 20*time.Second, func() bool { return len(e.published(t)[id]) == 2 })
+	if at := e.published(t)[id][0].PublishedAt.AsTime(); at.Before(until) {
+		t.Errorf("published at %s, before %s", at, until)
+	}
+	req, _ := http.NewRequest("POST", "http://"+e.cfg.HTTPAddr+"/v1/articles", strings.NewReader("Tin\n\nBài.\n"))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Embargo", "tomorrow morning")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problem, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(problem), "invalid-embargo") || !strings.Contains(string(problem), "RFC 3339") {
+		t.Errorf("a malformed Embargo: %s %s", resp.Status, problem)
+	}
+}
