@@ -227,7 +227,8 @@ const id1 = "01KB00000000000000000000AA"
 // sites see.
 func TestPublishCorrectWithdraw(t *testing.T) {
 	f := newFixture(t)
-	f.start(t)
+	rec := newReceiver(t)
+	f.start(t, rec.hook("site"))
 	f.send(t, id1, 1, article("Xây dựng tổ chức Đảng trong sạch, vững mạnh"), time.Time{}, "")
 	st := f.waitState(t, id1, 1, status.Published)
 	wantURL := "http://news.test/front/articles/xay-dung-to-chuc-dang-trong-sach-vung-manh-01kb00000000000000000000aa/"
@@ -287,6 +288,17 @@ func TestPublishCorrectWithdraw(t *testing.T) {
 	want := []string{"PUBLICATION_KIND_PUBLISHED", "PUBLICATION_KIND_UPDATED", "PUBLICATION_KIND_WITHDRAWN"}
 	if strings.Join(kinds, " ") != strings.Join(want, " ") {
 		t.Errorf("front events %v, want %v", kinds, want)
+	}
+	// The webhook subscriber hears the same, per site, in order.
+	waitFor(t, "six webhooks", func() bool { return len(rec.got()) == 6 })
+	var hooks []string
+	for _, r := range rec.got() {
+		if strings.HasSuffix(r.id, "_front_"+strings.TrimPrefix(r.body.Type, "article.")) {
+			hooks = append(hooks, r.body.Type)
+		}
+	}
+	if strings.Join(hooks, " ") != "article.published article.updated article.withdrawn" {
+		t.Errorf("front webhooks %v", hooks)
 	}
 }
 
