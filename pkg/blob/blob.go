@@ -121,18 +121,26 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, op
 
 // Get reads the whole object at key.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	rc, _, err := s.Open(ctx, key)
-	if err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		rc, _, err := s.Open(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		done := s.observe("read")
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		done(err)
+		// The object was replaced between the request that found it and
+		// the one that read it (the reader pins its ETag): read the new
+		// one. Feeds and pages are rewritten while people read them.
+		if err != nil && attempt < 5 && minio.ToErrorResponse(err).Code == "PreconditionFailed" {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("blob: read %s: %w", key, classify(err))
+		}
+		return data, nil
 	}
-	defer rc.Close()
-	done := s.observe("read")
-	data, err := io.ReadAll(rc)
-	done(err)
-	if err != nil {
-		return nil, fmt.Errorf("blob: read %s: %w", key, classify(err))
-	}
-	return data, nil
 }
 
 // Open returns a reader for the object at key and what is known of it. The

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -13,9 +14,10 @@ import (
 	"github.com/pressline/pressline/pkg/feeds"
 )
 
-// FeedBucket holds each site's newest entries, one key per site. It is
-// the source of truth the index page and feeds are rendered from; a
-// revision check serialises writers in every process.
+// FeedBucket holds the entries sites' feeds are rendered from, one key
+// per article and site (<site>.<id>). One small key each, rather than a
+// list per site, means publications never contend for a key and a change
+// writes a few hundred bytes, not the whole list.
 const FeedBucket = "pressline_feeds"
 
 type feedState struct {
@@ -23,13 +25,9 @@ type feedState struct {
 	size int
 }
 
-type siteEntries struct {
-	Entries []feeds.Entry `json:"entries"`
-}
-
 func openFeedState(ctx context.Context, js jetstream.JetStream, replicas, size int) (*feedState, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: FeedBucket, Description: "Each site's newest articles, for its index page and feeds.",
+		Bucket: FeedBucket, Description: "Each site's articles as its index page and feeds list them.",
 		Storage: jetstream.FileStorage, Replicas: replicas, History: 1,
 	})
 	if err != nil {
@@ -38,85 +36,45 @@ func openFeedState(ctx context.Context, js jetstream.JetStream, replicas, size i
 	return &feedState{kv: kv, size: size}, nil
 }
 
-// upsert puts an article's entry on its site's list, replacing an older
-// version's; the newest first publications lead.
+func feedKey(site, id string) string { return site + "." + id }
+
+// upsert puts an article version's entry on its site. The stage's
+// ordered lanes and its stale-version check mean the last write is the
+// newest version.
 func (f *feedState) upsert(ctx context.Context, site string, e feeds.Entry) error {
-	return f.change(ctx, site, func(list []feeds.Entry) []feeds.Entry {
-		i := slices.IndexFunc(list, func(o feeds.Entry) bool { return o.ID == e.ID })
-		switch {
-		case i >= 0 && list[i].Version > e.Version:
-			return list // a redelivered older version
-		case i >= 0:
-			list[i] = e
-		default:
-			list = append(list, e)
-		}
-		slices.SortStableFunc(list, func(a, b feeds.Entry) int { return b.Published.Compare(a.Published) })
-		return list[:min(len(list), f.size)]
-	})
-}
-
-// remove takes an article off its site's list.
-func (f *feedState) remove(ctx context.Context, site, id string) error {
-	return f.change(ctx, site, func(list []feeds.Entry) []feeds.Entry {
-		return slices.DeleteFunc(list, func(o feeds.Entry) bool { return o.ID == id })
-	})
-}
-
-func (f *feedState) change(ctx context.Context, site string, edit func([]feeds.Entry) []feeds.Entry) error {
-	for attempt := 0; ; attempt++ {
-		list, rev, err := f.get(ctx, site)
-		if err != nil {
-			return err
-		}
-		data, err := json.Marshal(siteEntries{Entries: edit(list)})
-		if err != nil {
-			return err
-		}
-		if rev == 0 {
-			_, err = f.kv.Create(ctx, site, data)
-		} else {
-			_, err = f.kv.Update(ctx, site, data, rev)
-		}
-		if err == nil {
-			return nil
-		}
-		var apiErr *jetstream.APIError
-		conflict := errors.Is(err, jetstream.ErrKeyExists) ||
-			(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence)
-		if !conflict || attempt >= 20 {
-			return fmt.Errorf("feed %s: %w", site, err)
-		}
-	}
-}
-
-func (f *feedState) get(ctx context.Context, site string) ([]feeds.Entry, uint64, error) {
-	e, err := f.kv.Get(ctx, site)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, nil
-	}
+	data, err := json.Marshal(e)
 	if err != nil {
-		return nil, 0, fmt.Errorf("feed %s: %w", site, err)
+		return err
 	}
-	var se siteEntries
-	if err := json.Unmarshal(e.Value(), &se); err != nil {
-		return nil, 0, fmt.Errorf("feed %s: %w", site, err)
+	if _, err := f.kv.Put(ctx, feedKey(site, e.ID), data); err != nil {
+		return fmt.Errorf("feed %s: %w", site, err)
 	}
-	return se.Entries, e.Revision(), nil
+	return nil
+}
+
+// remove takes an article off its site.
+func (f *feedState) remove(ctx context.Context, site, id string) error {
+	if err := f.kv.Delete(ctx, feedKey(site, id)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("feed %s: %w", site, err)
+	}
+	return nil
 }
 
 // renderFeeds rewrites a site's index page, feeds and sitemap whenever its
-// list changes, after FeedDelay to gather a burst into one rewrite. The
-// watch starts with every site's current list, so a process that stopped
-// between a change and its rewrite catches up when it starts; and every
-// process renders the newest revision it saw last, so concurrent
-// processes end on the same files.
+// entries change, after FeedDelay to gather a burst into one rewrite. It
+// keeps every site's entries in memory from a watch of the bucket, which
+// starts with all current values: a process that stopped between a
+// change and its rewrite catches up when it starts, and every process
+// renders the newest state it saw last, so concurrent processes end on
+// the same files. Entries far below a site's newest FeedSize are deleted,
+// which bounds the bucket and the memory.
 func (s *Service) renderFeeds(ctx context.Context) error {
 	w, err := s.feeds.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("publish: watch %s: %w", FeedBucket, err)
 	}
 	defer func() { _ = w.Stop() }()
+	sites := map[string]map[string]feeds.Entry{}
 	dirty := map[string]bool{}
 	var timer <-chan time.Time
 	for {
@@ -133,14 +91,28 @@ func (s *Service) renderFeeds(ctx context.Context) error {
 			if e == nil { // the initial values are all in
 				continue
 			}
-			dirty[e.Key()] = true
+			site, id, ok := strings.Cut(e.Key(), ".")
+			if !ok {
+				continue
+			}
+			if sites[site] == nil {
+				sites[site] = map[string]feeds.Entry{}
+			}
+			var entry feeds.Entry
+			if e.Operation() != jetstream.KeyValuePut {
+				delete(sites[site], id)
+			} else if err := json.Unmarshal(e.Value(), &entry); err == nil {
+				sites[site][id] = entry
+			}
+			dirty[site] = true
 			if timer == nil {
 				timer = time.After(s.cfg.FeedDelay)
 			}
 		case <-timer:
 			timer = nil
 			for site := range dirty {
-				if err := s.renderSite(ctx, site); err != nil {
+				entries := newestFirst(sites[site])
+				if err := s.renderSite(ctx, site, entries[:min(len(entries), s.cfg.FeedSize)]); err != nil {
 					s.metrics.feeds.WithLabelValues("error").Inc()
 					s.log.Warn("feeds not rendered; will retry", "site", site, "err", err)
 					timer = time.After(time.Second)
@@ -148,16 +120,46 @@ func (s *Service) renderFeeds(ctx context.Context) error {
 				}
 				s.metrics.feeds.WithLabelValues("ok").Inc()
 				delete(dirty, site)
+				s.prune(ctx, site, entries)
 			}
 		}
 	}
 }
 
-func (s *Service) renderSite(ctx context.Context, site string) error {
-	entries, _, err := s.feeds.get(ctx, site)
-	if err != nil {
-		return err
+func newestFirst(m map[string]feeds.Entry) []feeds.Entry {
+	out := make([]feeds.Entry, 0, len(m))
+	for _, e := range m {
+		out = append(out, e)
 	}
+	slices.SortFunc(out, func(a, b feeds.Entry) int {
+		if c := b.Published.Compare(a.Published); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	return out
+}
+
+// prune deletes a site's entries once there are half as many again as it
+// lists, keeping the newest FeedSize; deleting in batches keeps the
+// bucket's tombstones few.
+func (s *Service) prune(ctx context.Context, site string, entries []feeds.Entry) {
+	if len(entries) <= s.cfg.FeedSize*3/2 {
+		return
+	}
+	for _, e := range entries[s.cfg.FeedSize:] {
+		if err := s.feeds.kv.Purge(ctx, feedKey(site, e.ID)); err != nil {
+			s.log.Warn("feed entry not pruned", "site", site, "article_id", e.ID, "err", err)
+		}
+	}
+	// Purging leaves a marker per key; old markers go too, so that the
+	// watch at start-up does not replay years of them.
+	if err := s.feeds.kv.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(time.Hour)); err != nil {
+		s.log.Warn("feed markers not purged", "err", err)
+	}
+}
+
+func (s *Service) renderSite(ctx context.Context, site string, entries []feeds.Entry) error {
 	files, err := feeds.All(feeds.Site{Name: site, Title: site, URL: s.siteURL(site), Language: languageOf(entries)}, entries, s.now())
 	if err != nil {
 		return err

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +38,8 @@ type fixture struct {
 	status *status.Store
 	blobs  *blob.Store
 	reg    *prometheus.Registry
+	// feedSize is Config.FeedSize for the stages start makes.
+	feedSize int
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -79,12 +83,15 @@ func (f *fixture) startGuarded(t *testing.T, hooks ...config.Webhook) (stop func
 
 func (f *fixture) startWith(t *testing.T, client webhook.Doer, refused func(error) bool, hooks []config.Webhook) (stop func()) {
 	t.Helper()
+	if f.feedSize == 0 {
+		f.feedSize = 100
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewPedanticRegistry()
 	f.reg = reg
 	s, err := New(ctx, Config{Bus: f.bus, Blobs: f.blobs, Status: f.status, JetStream: f.bus.JetStream(),
 		Consumer: bus.ConsumerConfig{Workers: 2, MaxAttempts: 3, AckWait: 5 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
-		SiteURL:  "http://news.test", FeedDelay: 50 * time.Millisecond, EmbargoTick: 100 * time.Millisecond,
+		SiteURL:  "http://news.test", FeedDelay: 50 * time.Millisecond, FeedSize: f.feedSize, EmbargoTick: 100 * time.Millisecond,
 		Webhooks: hooks, WebhookClient: client, Refused: refused,
 		Log: slog.New(slog.DiscardHandler), Registerer: reg})
 	if err != nil {
@@ -484,4 +491,29 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, labels ...stri
 		}
 	}
 	return sum
+}
+
+// TestFeedKeepsTheNewest: a site lists its newest FeedSize articles, and
+// older entries leave the bucket.
+func TestFeedKeepsTheNewest(t *testing.T) {
+	f := newFixture(t)
+	f.feedSize = 2
+	f.start(t)
+	ids := []string{"01KB00000000000000000000A1", "01KB00000000000000000000A2", "01KB00000000000000000000A3", "01KB00000000000000000000A4"}
+	for i, id := range ids {
+		f.send(t, id, 1, article(fmt.Sprintf("Bài số %d", i+1)), time.Time{}, "")
+		f.waitState(t, id, 1, status.Published)
+	}
+	waitFor(t, "the feed to list the newest two", func() bool {
+		rss := f.object(t, "public/front/rss.xml")
+		return strings.Contains(rss, "Bài số 4") && strings.Contains(rss, "Bài số 3") && !strings.Contains(rss, "Bài số 2")
+	})
+	kv, err := f.bus.JetStream().KeyValue(context.Background(), FeedBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "old entries pruned", func() bool {
+		keys, err := kv.Keys(context.Background())
+		return err == nil && !slices.Contains(keys, "front."+ids[0]) && slices.Contains(keys, "front."+ids[3])
+	})
 }

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -14,12 +15,16 @@ import (
 
 type siteStore interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, blob.Info, error)
+	Get(ctx context.Context, key string) ([]byte, error)
 }
 
 // SiteHandler serves the public prefix of the bucket over HTTP, as a CDN or
 // MinIO's public bucket would in production; `pressline dev` uses it so a
 // person can read what was published: a site's home page, feeds and
 // articles, and the image renditions.
+// smallObject is the size below which the site reads an object whole.
+const smallObject = 1 << 20
+
 func SiteHandler(store siteStore, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -41,11 +46,24 @@ func SiteHandler(store siteStore, log *slog.Logger) http.Handler {
 			return
 		}
 		defer rc.Close()
+		var body io.Reader = rc
+		if info.Size <= smallObject {
+			// Pages and feeds are small and rewritten in place: read
+			// them whole, which survives a rewrite during the read
+			// (blob.Get reads again), before answering.
+			data, err := store.Get(r.Context(), PublicPrefix+strings.TrimPrefix(p, "/"))
+			if err != nil {
+				log.Error("site", "path", r.URL.Path, "err", err)
+				http.Error(w, "storage unavailable", http.StatusServiceUnavailable)
+				return
+			}
+			body = bytes.NewReader(data)
+		}
 		w.Header().Set("Content-Type", info.ContentType)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if r.Method == http.MethodHead {
 			return
 		}
-		_, _ = io.Copy(w, rc)
+		_, _ = io.Copy(w, body)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -49,6 +50,35 @@ func Run(t *testing.T, s *blob.Store) {
 		got, err := s.Get(ctx, "contract/overwrite")
 		if err != nil || string(got) != "two" {
 			t.Fatalf("get = %q, %v; want two", got, err)
+		}
+	})
+	t.Run("read while rewritten", func(t *testing.T) {
+		// A site's feeds are rewritten while readers fetch them: a read
+		// gets one whole version, never an error.
+		key := "contract/rewritten"
+		if err := s.Put(ctx, key, []byte("v0"), "text/plain"); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := 1; i <= 200; i++ {
+				if err := s.Put(ctx, key, []byte(fmt.Sprintf("v%d", i)), "text/plain"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+		for reading := true; reading; {
+			select {
+			case <-done:
+				reading = false
+			default:
+			}
+			got, err := s.Get(ctx, key)
+			if err != nil || !strings.HasPrefix(string(got), "v") {
+				t.Fatalf("get during rewrites = %q, %v", got, err)
+			}
 		}
 	})
 	t.Run("missing", func(t *testing.T) {
