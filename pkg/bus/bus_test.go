@@ -373,3 +373,36 @@ func TestReplaySubjectTargetsOneStage(t *testing.T) {
 	}
 	eventually(t, "the replay", func() bool { return calls.Load() == 2 })
 }
+
+// TestOrderedWaitingMessagesAreKeptAlive: a message waiting behind its
+// article's slow one, longer than AckWait, is not delivered again.
+func TestOrderedWaitingMessagesAreKeptAlive(t *testing.T) {
+	b, _ := newBus(t)
+	ctx := context.Background()
+	for v := uint32(1); v <= 2; v++ {
+		ref := &pb.ArticleRef{Id: "A", Version: v}
+		if err := b.Publish(ctx, bus.SubjectReceived, bus.MsgID(ref, "received"), ref, &pb.ArticleReceived{Article: ref}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := consumerConfig("slow-head")
+	cfg.Ordered, cfg.AckWait = true, time.Second
+	var mu sync.Mutex
+	var seen []uint32
+	run(t, b, cfg, func(_ context.Context, m *bus.Msg) error {
+		if m.Version == 1 {
+			time.Sleep(3 * time.Second)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, m.Version)
+		return nil
+	})
+	eventually(t, "both", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) >= 2 })
+	time.Sleep(1500 * time.Millisecond) // room for a redelivered copy
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[0] != 1 || seen[1] != 2 {
+		t.Errorf("handled %v, want [1 2]", seen)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -55,8 +54,9 @@ type ConsumerConfig struct {
 	// stage that shares its subject with other consumers (a webhook
 	// subscriber reading site events) must get a replay for itself only.
 	ReplaySubject string
-	// Ordered hands all messages of one article to the same worker, in
-	// stream order, so a later version never overtakes an earlier one.
+	// Ordered handles one article's messages one at a time, in stream
+	// order, so a later version never overtakes an earlier one; other
+	// articles go on in parallel.
 	Ordered bool
 	// HandlerTimeout bounds one handler call; AckWait×4 when zero.
 	HandlerTimeout time.Duration
@@ -128,32 +128,30 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 		defer b.metrics.unwatch(cfg.Stage)
 	}
 
-	lanes := make([]chan jetstream.Msg, 1)
+	work := make(chan jetstream.Msg)
+	var order *serial
 	if cfg.Ordered {
-		lanes = make([]chan jetstream.Msg, cfg.Workers)
-	}
-	for i := range lanes {
-		lanes[i] = make(chan jetstream.Msg)
-	}
-	closeLanes := func() {
-		for _, l := range lanes {
-			close(l)
-		}
+		order = &serial{queues: map[string][]jetstream.Msg{}}
+		stop := order.keepAlive(cfg.AckWait)
+		defer stop()
 	}
 	var wg sync.WaitGroup
-	for i := range cfg.Workers {
-		lane := lanes[i%len(lanes)]
+	for range cfg.Workers {
 		wg.Go(func() {
-			for m := range lane {
-				b.handle(ctx, cfg, h, m)
+			for m := range work {
+				for m != nil {
+					b.handle(ctx, cfg, h, m)
+					m = order.next(m) // nil when unordered
+				}
 			}
 		})
 	}
-	dispatch := func(m jetstream.Msg) { lanes[0] <- m }
+	dispatch := func(m jetstream.Msg) { work <- m }
 	if cfg.Ordered {
 		dispatch = func(m jetstream.Msg) {
-			id := m.Headers().Get(HeaderArticleID)
-			lanes[fnv32(id)%uint32(len(lanes))] <- m
+			if order.add(m) {
+				work <- m
+			}
 		}
 	}
 	// A small pull batch keeps messages from waiting in the client's buffer
@@ -166,7 +164,7 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 			}
 		}))
 	if err != nil {
-		closeLanes()
+		close(work)
 		wg.Wait()
 		return fmt.Errorf("bus: consume %s: %w", cfg.Stage, err)
 	}
@@ -175,7 +173,7 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	// the workers' channels close.
 	consumeCtx.Drain()
 	<-consumeCtx.Closed()
-	closeLanes()
+	close(work)
 	wg.Wait()
 	return nil
 }
@@ -324,10 +322,69 @@ func backoff(cfg ConsumerConfig, attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func fnv32(s string) uint32 {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(s))
-	return h.Sum32()
+// serial keeps one article's messages in stream order: while one is being
+// handled, later ones wait in its queue and the worker that finishes it
+// takes the next, so other articles never wait behind a busy one.
+type serial struct {
+	mu     sync.Mutex
+	queues map[string][]jetstream.Msg // head is in progress
+}
+
+// add queues m behind its article's messages; true when none was in
+// progress, so m is to be handed to a worker now.
+func (s *serial) add(m jetstream.Msg) bool {
+	id := m.Headers().Get(HeaderArticleID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, busy := s.queues[id]
+	s.queues[id] = append(q, m)
+	return !busy
+}
+
+// keepAlive tells the server, every third of ackWait, that messages
+// waiting behind their article's current one are not lost, so it does not
+// deliver them again while they wait (a webhook may retry for hours).
+func (s *serial) keepAlive(ackWait time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			var waiting []jetstream.Msg
+			s.mu.Lock()
+			for _, q := range s.queues {
+				waiting = append(waiting, q[1:]...)
+			}
+			s.mu.Unlock()
+			for _, m := range waiting {
+				_ = m.InProgress()
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+// next returns the message after done of the same article, or nil.
+func (s *serial) next(done jetstream.Msg) jetstream.Msg {
+	if s == nil {
+		return nil
+	}
+	id := done.Headers().Get(HeaderArticleID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[id][1:]
+	if len(q) == 0 {
+		delete(s.queues, id)
+		return nil
+	}
+	s.queues[id] = q
+	return q[0]
 }
 
 func truncate(s string, n int) string {
