@@ -102,6 +102,11 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, metri
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
 	b := &Bus{nc: nc, js: js, log: log, metrics: metrics}
+	if metrics != nil {
+		metrics.mu.Lock()
+		metrics.js = js
+		metrics.mu.Unlock()
+	}
 	streams := []jetstream.StreamConfig{
 		{
 			Name:        StreamArticles,

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,8 +23,9 @@ type Metrics struct {
 
 	mu        sync.Mutex
 	consumers map[string]jetstream.Consumer
+	js        jetstream.JetStream // for the dead-letter counts; set by New
 
-	pendingDesc, ackPendingDesc, redeliveredDesc *prometheus.Desc
+	pendingDesc, ackPendingDesc, redeliveredDesc, deadLetterDesc *prometheus.Desc
 }
 
 // NewMetrics registers the bus metrics with reg.
@@ -62,6 +64,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			"Messages delivered to the stage and not yet acknowledged.", []string{"stage"}, nil),
 		redeliveredDesc: prometheus.NewDesc("pressline_consumer_redelivered_messages",
 			"Messages the server is redelivering to the stage now.", []string{"stage"}, nil),
+		deadLetterDesc: prometheus.NewDesc("pressline_deadletter_messages",
+			"Dead letters stored and not yet replayed, by the stage (or webhook-<subscriber>) that gave up.", []string{"stage"}, nil),
 	}
 	reg.MustRegister(m.handled, m.duration, m.inFlight, m.redeliveries, m.published, m.publishDuration, m)
 	return m
@@ -84,6 +88,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.pendingDesc
 	ch <- m.ackPendingDesc
 	ch <- m.redeliveredDesc
+	ch <- m.deadLetterDesc
 }
 
 // Collect asks the server for each running consumer's state at scrape time,
@@ -94,7 +99,11 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range m.consumers {
 		consumers[k] = v
 	}
+	js := m.js
 	m.mu.Unlock()
+	if js != nil {
+		m.collectDeadLetters(ch, js)
+	}
 	for stage, c := range consumers {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		info, err := c.Info(ctx)
@@ -105,5 +114,23 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.pendingDesc, prometheus.GaugeValue, float64(info.NumPending), stage)
 		ch <- prometheus.MustNewConstMetric(m.ackPendingDesc, prometheus.GaugeValue, float64(info.NumAckPending), stage)
 		ch <- prometheus.MustNewConstMetric(m.redeliveredDesc, prometheus.GaugeValue, float64(info.NumRedelivered), stage)
+	}
+}
+
+// collectDeadLetters counts the dead-letter stream's messages per subject,
+// which is per stage.
+func (m *Metrics) collectDeadLetters(ch chan<- prometheus.Metric, js jetstream.JetStream) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, StreamDeadLetter)
+	if err != nil {
+		return
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter("pressline.deadletter.>"))
+	if err != nil {
+		return
+	}
+	for subject, n := range info.State.Subjects {
+		ch <- prometheus.MustNewConstMetric(m.deadLetterDesc, prometheus.GaugeValue, float64(n), strings.TrimPrefix(subject, "pressline.deadletter."))
 	}
 }
