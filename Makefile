@@ -17,10 +17,11 @@ FUZZTIME ?= 15s
 dev: deps
 	go run ./cmd/pressline dev
 
-# libvips for image renditions (cgo) and Chromium for the browser tests,
-# when the machine lacks them.
+# libvips for image renditions (cgo), Chromium for the browser tests and
+# promtool (Debian's prometheus package) for the alert rules' tests, when
+# the machine lacks them.
 deps:
-	@pkg-config --exists vips 2>/dev/null && command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pkg-config libvips-dev libvips-tools chromium; }
+	@pkg-config --exists vips 2>/dev/null && command -v chromium >/dev/null && command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pkg-config libvips-dev libvips-tools chromium prometheus; }
 
 build: deps
 	go build -o bin/pressline ./cmd/pressline

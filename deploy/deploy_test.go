@@ -1,0 +1,271 @@
+// Package deploy holds no code: its tests check the deployment files
+// beside them (Prometheus rules, Grafana dashboards) against each other
+// and against the metrics the code defines, without running any server.
+package deploy
+
+import (
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	promql "github.com/prometheus/prometheus/promql/parser"
+	"gopkg.in/yaml.v3"
+)
+
+// TestRules runs promtool on the rules and their unit tests.
+func TestRules(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool is not installed: make deps installs it (Debian package prometheus)")
+	}
+	for _, args := range [][]string{{"check", "rules", "rules.yml"}, {"test", "rules", "rules_test.yml"}} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = "prometheus"
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// catalogue reads the metric names of docs/metrics.md: the first cell of
+// every table row, in backticks.
+func catalogue(t *testing.T) map[string]bool {
+	t.Helper()
+	doc, err := os.ReadFile("../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	row := regexp.MustCompile("(?m)^\\| ([^|]+) \\|")
+	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
+		for _, n := range regexp.MustCompile("`([a-zA-Z_:][a-zA-Z0-9_:]*)`").FindAllStringSubmatch(m[1], -1) {
+			names[n[1]] = true
+		}
+	}
+	if len(names) < 15 {
+		t.Fatalf("only %d metrics read from docs/metrics.md", len(names))
+	}
+	return names
+}
+
+// defined finds every metric the code defines: the Namespace, Subsystem
+// and Name of prometheus.*Opts literals, and prometheus.NewDesc names.
+func defined(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, dir := range []string{"../pkg", "../services", "../cmd"} {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+			if err != nil {
+				return err
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.CompositeLit:
+					sel, ok := n.Type.(*ast.SelectorExpr)
+					if !ok || !strings.HasSuffix(sel.Sel.Name, "Opts") || ident(sel.X) != "prometheus" {
+						return true
+					}
+					parts := map[string]string{}
+					for _, e := range n.Elts {
+						if kv, ok := e.(*ast.KeyValueExpr); ok {
+							parts[ident(kv.Key)] = str(kv.Value)
+						}
+					}
+					if parts["Name"] != "" {
+						name := strings.Join(nonEmpty(parts["Namespace"], parts["Subsystem"], parts["Name"]), "_")
+						out[name] = path
+					}
+				case *ast.CallExpr:
+					if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "NewDesc" && ident(sel.X) == "prometheus" && len(n.Args) > 0 {
+						if name := str(n.Args[0]); name != "" {
+							out[name] = path
+						}
+					}
+				}
+				return true
+			})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func ident(e ast.Expr) string {
+	if id, ok := e.(*ast.Ident); ok {
+		return id.Name
+	}
+	return ""
+}
+
+func str(e ast.Expr) string {
+	if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+		s, _ := strconv.Unquote(lit.Value)
+		return s
+	}
+	return ""
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestMetricCatalogue: every metric the code defines is in the catalogue,
+// and every Pressline metric in the catalogue is defined.
+func TestMetricCatalogue(t *testing.T) {
+	cat, code := catalogue(t), defined(t)
+	if len(code) < 15 {
+		t.Fatalf("only %d metrics found in the code", len(code))
+	}
+	for name, file := range code {
+		if !cat[name] {
+			t.Errorf("%s (defined in %s) is not in docs/metrics.md", name, file)
+		}
+	}
+	for name := range cat {
+		if strings.HasPrefix(name, "pressline_") && code[name] == "" {
+			t.Errorf("docs/metrics.md lists %s, which the code does not define", name)
+		}
+	}
+}
+
+// recordingRules are the series rules.yml records.
+func recordingRules(t *testing.T) (records map[string]bool, exprs []string) {
+	t.Helper()
+	data, err := os.ReadFile("prometheus/rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Groups []struct {
+			Rules []struct {
+				Record, Alert, Expr string
+			}
+		}
+	}
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	records = map[string]bool{}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if r.Record != "" {
+				records[r.Record] = true
+			}
+			exprs = append(exprs, r.Expr)
+		}
+	}
+	return records, exprs
+}
+
+// metricsIn parses a query and returns the metric names it selects.
+func metricsIn(q string) ([]string, error) {
+	// Grafana fills its interval variables in before Prometheus sees them.
+	q = strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h").Replace(q)
+	expr, err := promql.NewParser(promql.Options{}).ParseExpr(q)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	promql.Inspect(expr, func(n promql.Node, _ []promql.Node) error {
+		if vs, ok := n.(*promql.VectorSelector); ok {
+			names = append(names, vs.Name)
+		}
+		return nil
+	})
+	return names, nil
+}
+
+// known says whether a selected series is catalogued: as itself, as a
+// histogram's _bucket, _sum or _count, or as a recording rule.
+func known(name string, cat, records map[string]bool) bool {
+	if cat[name] || records[name] {
+		return true
+	}
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		if base, ok := strings.CutSuffix(name, suffix); ok && cat[base] {
+			return true
+		}
+	}
+	return false
+}
+
+// TestQueriesNameCataloguedMetrics parses every rule and every dashboard
+// panel's query, and checks each metric it names is in the catalogue.
+func TestQueriesNameCataloguedMetrics(t *testing.T) {
+	cat := catalogue(t)
+	records, ruleExprs := recordingRules(t)
+	check := func(where, q string) {
+		names, err := metricsIn(q)
+		if err != nil {
+			t.Errorf("%s: %q does not parse: %v", where, q, err)
+			return
+		}
+		if len(names) == 0 {
+			t.Errorf("%s: %q selects no metric", where, q)
+		}
+		for _, n := range names {
+			if !known(n, cat, records) {
+				t.Errorf("%s: %s is not in docs/metrics.md", where, n)
+			}
+		}
+	}
+	for _, q := range ruleExprs {
+		check("rules.yml", q)
+	}
+	files, _ := filepath.Glob("grafana/dashboards/*.json")
+	if len(files) < 7 {
+		t.Fatalf("%d dashboards, want the overview, one per service, JetStream and MinIO", len(files))
+	}
+	panels := 0
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			UID, Title string
+			Panels     []struct {
+				Title   string
+				Targets []struct{ Expr string }
+			}
+		}
+		if err := json.Unmarshal(data, &d); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if d.UID == "" || d.Title == "" || len(d.Panels) == 0 {
+			t.Errorf("%s: uid %q, title %q, %d panels", file, d.UID, d.Title, len(d.Panels))
+		}
+		for _, p := range d.Panels {
+			if len(p.Targets) == 0 {
+				t.Errorf("%s: panel %q has no query", file, p.Title)
+			}
+			for _, tg := range p.Targets {
+				check(filepath.Base(file)+": "+p.Title, tg.Expr)
+			}
+			panels++
+		}
+	}
+	t.Logf("%d dashboards, %d panels, %d rules checked", len(files), panels, len(ruleExprs))
+}
