@@ -269,3 +269,45 @@ func TestQueriesNameCataloguedMetrics(t *testing.T) {
 	}
 	t.Logf("%d dashboards, %d panels, %d rules checked", len(files), panels, len(ruleExprs))
 }
+
+// TestRunbookCoversEveryAlert: each alert's runbook link leads to its
+// own heading in docs/operations.md.
+func TestRunbookCoversEveryAlert(t *testing.T) {
+	data, err := os.ReadFile("prometheus/rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string
+				Annotations map[string]string
+			}
+		}
+	}
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	book, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			n++
+			if want := "docs/operations.md#" + strings.ToLower(r.Alert); r.Annotations["runbook"] != want {
+				t.Errorf("%s: runbook %q, want %q", r.Alert, r.Annotations["runbook"], want)
+			}
+			if !strings.Contains(string(book), "\n### "+r.Alert+"\n") {
+				t.Errorf("docs/operations.md has no section for %s", r.Alert)
+			}
+		}
+	}
+	if n < 7 {
+		t.Errorf("%d alerts", n)
+	}
+}
