@@ -27,6 +27,7 @@ import (
 	"github.com/pressline/pressline/pkg/refs"
 	"github.com/pressline/pressline/pkg/safefetch"
 	"github.com/pressline/pressline/pkg/status"
+	"github.com/pressline/pressline/pkg/tracing"
 	"github.com/pressline/pressline/services/clean"
 	"github.com/pressline/pressline/services/imageproc"
 	"github.com/pressline/pressline/services/ingest"
@@ -48,6 +49,7 @@ type deps struct {
 	status  *status.Store
 	refs    *refs.Store
 	metrics *bus.Metrics
+	tracing *tracing.Provider
 }
 
 func newLogger(format string) *slog.Logger {
@@ -75,9 +77,15 @@ func connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, 
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
 	}
-	d := &deps{cfg: cfg, log: log, reg: reg, nc: nc, metrics: bus.NewMetrics(reg)}
+	tp, err := tracing.New(ctx, tracing.Config{Endpoint: cfg.OTLPEndpoint, Service: cfg.ServiceName})
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	d := &deps{cfg: cfg, log: log, reg: reg, nc: nc, metrics: bus.NewMetrics(reg), tracing: tp}
 	busCfg := bus.DefaultConfig()
 	busCfg.Replicas = cfg.Replicas
+	busCfg.Tracing = tp
 	if d.bus, err = bus.New(ctx, nc, busCfg, log, d.metrics); err != nil {
 		nc.Close()
 		return nil, err
@@ -101,8 +109,14 @@ func connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, 
 	return d, nil
 }
 
-// close flushes what the process published and disconnects.
+// close flushes what the process published and its spans, and
+// disconnects.
 func (d *deps) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.tracing.Shutdown(ctx); err != nil {
+		d.log.Warn("traces not flushed", "err", err)
+	}
 	if err := d.nc.Drain(); err != nil {
 		d.log.Warn("nats drain", "err", err)
 	}
@@ -156,7 +170,7 @@ func (d *deps) build(ctx context.Context, names []string) ([]runner, error) {
 				Newsrooms: d.cfg.Newsrooms, InlineLimit: d.cfg.InlineLimit, MaxBodyBytes: d.cfg.MaxBodyBytes,
 				MaxRequestBytes: d.cfg.MaxRequestBytes, MaxImages: d.cfg.MaxImages, MaxImageBytes: d.cfg.MaxImageBytes,
 				RatePerSecond: d.cfg.RatePerSecond, RateBurst: d.cfg.RateBurst,
-				Log: log, Registerer: d.reg})
+				Log: log, Registerer: d.reg, Tracing: d.tracing})
 		case "clean":
 			r, err = clean.New(clean.Config{Bus: d.bus, Blobs: d.blobs, Status: d.status, Consumer: d.consumer(),
 				InlineLimit: d.cfg.InlineLimit, Cleaner: cl, Log: log})
@@ -182,7 +196,7 @@ func (d *deps) build(ctx context.Context, names []string) ([]runner, error) {
 				SiteURL: d.cfg.SiteURL, FeedSize: d.cfg.FeedSize, Webhooks: d.cfg.Webhooks,
 				WebhookClient: safefetch.New(safefetch.Config{Allow: allow, MaxBytes: 1 << 20, Timeout: 15 * time.Second}),
 				Refused:       func(err error) bool { return errors.Is(err, safefetch.ErrRefused) },
-				Log:           log, Registerer: d.reg})
+				Tracing:       d.tracing, Log: log, Registerer: d.reg})
 		default:
 			return nil, fmt.Errorf("unknown service %q; choose from %s", name, strings.Join(allServices, ", "))
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/pressline/pressline/pkg/config"
 )
@@ -27,6 +28,9 @@ func cmdRun(ctx context.Context, args []string) error {
 		if !slices.Contains(allServices, n) {
 			return fmt.Errorf("unknown service %q; choose from %v", n, allServices)
 		}
+	}
+	if cfg.ServiceName == "pressline" {
+		cfg.ServiceName = "pressline-" + strings.Join(names, "-")
 	}
 	log := newLogger(cfg.LogFormat)
 	d, err := connect(ctx, cfg, log)

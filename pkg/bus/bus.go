@@ -22,9 +22,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pressline/pressline/pkg/fault"
+	"github.com/pressline/pressline/pkg/tracing"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
@@ -79,6 +82,9 @@ type Config struct {
 	ArticleMaxAge time.Duration
 	// DuplicateWindow is how long JetStream remembers message ids.
 	DuplicateWindow time.Duration
+	// Tracing makes a span for every message a stage handles, child of
+	// the span that published it; nil makes none.
+	Tracing trace.TracerProvider
 }
 
 // DefaultConfig suits a single server.
@@ -92,6 +98,7 @@ type Bus struct {
 	js      jetstream.JetStream
 	log     *slog.Logger
 	metrics *Metrics
+	tracer  trace.Tracer
 }
 
 // New declares the streams (idempotently: every service may do it at
@@ -101,7 +108,11 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, metri
 	if err != nil {
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
-	b := &Bus{nc: nc, js: js, log: log, metrics: metrics}
+	tp := cfg.Tracing
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	b := &Bus{nc: nc, js: js, log: log, metrics: metrics, tracer: tp.Tracer("github.com/pressline/pressline/pkg/bus")}
 	if metrics != nil {
 		metrics.mu.Lock()
 		metrics.js = js
@@ -153,6 +164,8 @@ func (b *Bus) Publish(ctx context.Context, subject, msgID string, ref *pb.Articl
 	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	msg.Header.Set(HeaderArticleID, ref.GetId())
 	msg.Header.Set(HeaderVersion, strconv.FormatUint(uint64(ref.GetVersion()), 10))
+	// The next stage's span becomes a child of the caller's.
+	tracing.Inject(ctx, msg.Header)
 	return b.publishMsg(ctx, msg, msgID)
 }
 

@@ -12,10 +12,15 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pressline/pressline/pkg/fault"
+	"github.com/pressline/pressline/pkg/tracing"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
@@ -31,6 +36,8 @@ type Msg struct {
 	// Stored is when the message entered its stream (for a replayed dead
 	// letter, when it was replayed).
 	Stored time.Time
+	// TraceID is the id of the trace this message belongs to.
+	TraceID string
 	// Log carries the stage, article id and version on every line.
 	Log *slog.Logger
 }
@@ -200,10 +207,15 @@ func (b *Bus) handle(parent context.Context, cfg ConsumerConfig, h Handler, jm j
 	if v, err := strconv.ParseUint(jm.Headers().Get(HeaderVersion), 10, 32); err == nil {
 		m.Version = uint32(v)
 	}
-	m.Log = b.log.With("stage", cfg.Stage, "article_id", m.ArticleID, "version", m.Version)
-
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), cfg.HandlerTimeout)
 	defer cancel()
+	ctx, span := b.tracer.Start(tracing.Extract(ctx, m.Header), cfg.Stage, trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", m.Subject),
+			attribute.String("pressline.article.id", m.ArticleID), attribute.Int("pressline.article.version", int(m.Version)),
+			attribute.Int("messaging.delivery.attempt", m.Attempt)))
+	defer span.End()
+	m.TraceID = tracing.TraceID(ctx)
+	m.Log = b.log.With("stage", cfg.Stage, "article_id", m.ArticleID, "version", m.Version, "trace_id", m.TraceID)
 	stopProgress := keepAlive(jm, cfg.AckWait)
 	start := time.Now()
 	if b.metrics != nil {
@@ -215,10 +227,15 @@ func (b *Bus) handle(parent context.Context, cfg ConsumerConfig, h Handler, jm j
 	herr := h(ctx, m)
 	stopProgress()
 	outcome := b.settle(ctx, cfg, jm, m, herr)
+	span.SetAttributes(attribute.String("pressline.outcome", outcome))
+	if herr != nil {
+		span.RecordError(herr)
+		span.SetStatus(codes.Error, outcome)
+	}
 	if b.metrics != nil {
 		b.metrics.inFlight.WithLabelValues(cfg.Stage).Dec()
 		b.metrics.handled.WithLabelValues(cfg.Stage, outcome).Inc()
-		b.metrics.duration.WithLabelValues(cfg.Stage).Observe(time.Since(start).Seconds())
+		observeWithTrace(b.metrics.duration.WithLabelValues(cfg.Stage), time.Since(start).Seconds(), m.TraceID)
 	}
 }
 
@@ -392,4 +409,14 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// observeWithTrace records a duration with the trace id as an exemplar, so
+// a dashboard can jump from a slow bucket to the trace of an example.
+func observeWithTrace(o prometheus.Observer, v float64, traceID string) {
+	if e, ok := o.(prometheus.ExemplarObserver); ok && traceID != "" {
+		e.ObserveWithExemplar(v, prometheus.Labels{"trace_id": traceID})
+		return
+	}
+	o.Observe(v)
 }

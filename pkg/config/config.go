@@ -65,6 +65,12 @@ type Config struct {
 	ImageWidths     string // rendition widths, comma-separated
 	LogFormat       string
 
+	// OTLPEndpoint is the OTLP/HTTP collector spans go to; empty keeps
+	// them in the process (their ids still reach logs and statuses).
+	OTLPEndpoint string
+	// ServiceName names the process in traces.
+	ServiceName string
+
 	WebhooksFile string    // JSON list of webhook subscribers
 	Webhooks     []Webhook // parsed from WebhooksFile by Validate
 	// FeedSize is how many of a site's newest articles its index and
@@ -142,6 +148,8 @@ func (c *Config) Register(fs *flag.FlagSet) error {
 	b.str(&c.TimeZone, "timezone", "Asia/Ho_Chi_Minh", "newsroom time zone for times written without one")
 	b.str(&c.HouseRules, "house-rules", "", "JSON file of the newsroom's house rules for cleaning (debris patterns, date formats, sections, typos)")
 	b.str(&c.WebhooksFile, "webhooks-file", "", `JSON file of webhook subscribers: [{"name": "…", "url": "https://…", "secret": "whsec_…", "sites": ["…"], "events": ["published"], "deadline": "24h"}]`)
+	b.str(&c.OTLPEndpoint, "otlp-endpoint", "", "OpenTelemetry collector (OTLP over HTTP) for traces, e.g. http://otel-collector:4318; empty: traces are not exported")
+	b.str(&c.ServiceName, "service-name", "pressline", "the process's name in traces")
 	b.integer(&c.FeedSize, "feed-size", 100, "how many of a site's newest articles its index page and feeds list")
 	b.str(&c.FetchAllow, "fetch-allow", "", "non-public networks image fetching may reach, comma-separated CIDRs (e.g. 10.0.0.0/8); loopback, private and metadata addresses are refused otherwise")
 	b.str(&c.ImageWidths, "image-widths", "320,640,1024,1600,2048", "rendition widths in pixels, comma-separated; a source is never enlarged")
@@ -259,6 +267,11 @@ func (c *Config) Validate(needS3Creds bool) error {
 	if c.WebhooksFile != "" {
 		if c.Webhooks, err = ReadWebhooks(c.WebhooksFile); err != nil {
 			bad("webhooks-file", "%v", err)
+		}
+	}
+	if c.OTLPEndpoint != "" {
+		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("otlp-endpoint", "%q is not an http(s) URL like http://otel-collector:4318", c.OTLPEndpoint)
 		}
 	}
 	if c.FeedSize < 1 || c.FeedSize > 1000 {

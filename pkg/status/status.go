@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pressline/pressline/pkg/bus"
+	"github.com/pressline/pressline/pkg/tracing"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
@@ -138,6 +139,8 @@ type Step struct {
 	Detail   string
 	Warnings []*pb.Warning
 	URLs     []string
+	// TraceID is the version's trace; Record takes it from ctx when empty.
+	TraceID string
 }
 
 // Record appends step to the article's history and moves its state on.
@@ -153,6 +156,9 @@ func (s *Store) Record(ctx context.Context, ref *pb.ArticleRef, step Step) error
 		}
 		if st == nil {
 			st = &pb.ArticleStatus{Article: ref}
+		}
+		if step.TraceID == "" {
+			step.TraceID = tracing.TraceID(ctx)
 		}
 		apply(st, ref, step, s.now())
 		data, err := proto.Marshal(st)
@@ -192,9 +198,13 @@ func apply(st *pb.ArticleStatus, ref *pb.ArticleRef, step Step, now time.Time) {
 		// until a new one replaces it or a withdrawal takes it down, and
 		// publish keeps an article's URL across corrections.
 		st.Article = ref
-		st.State, st.Warnings, st.Error = "", nil, ""
+		st.State, st.Warnings, st.Error, st.TraceId = "", nil, "", ""
 	case ref.GetVersion() < current:
 		return
+	}
+	if st.TraceId == "" {
+		// The first step of a version (ingest's) starts its trace.
+		st.TraceId = step.TraceID
 	}
 	if step.State == Failed {
 		st.State, st.Error = Failed, step.Detail

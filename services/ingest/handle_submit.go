@@ -19,6 +19,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/text/encoding/htmlindex"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -26,6 +29,7 @@ import (
 	"github.com/pressline/pressline/pkg/cleaner"
 	"github.com/pressline/pressline/pkg/config"
 	"github.com/pressline/pressline/pkg/status"
+	"github.com/pressline/pressline/pkg/tracing"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
@@ -93,8 +97,15 @@ func (r *recorder) WriteHeader(code int) {
 func (s *Service) instrument(route string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		ctx, span := s.tracer.Start(tracing.ExtractHTTP(r.Context(), r.Header), "ingest "+route,
+			trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", route)))
+		defer span.End()
 		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
-		h(rec, r)
+		h(rec, r.WithContext(ctx))
+		span.SetAttributes(attribute.Int("http.response.status_code", rec.code))
+		if rec.code >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(rec.code))
+		}
 		s.metrics.requests.WithLabelValues(route, fmt.Sprint(rec.code)).Inc()
 		s.metrics.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
@@ -262,7 +273,8 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	if !embargo.IsZero() {
 		ref.EmbargoUntil = timestamppb.New(embargo)
 	}
-	log := s.log.With("article_id", ref.Id, "version", ref.Version, "newsroom", nr.Name)
+	log := s.log.With("article_id", ref.Id, "version", ref.Version, "newsroom", nr.Name, "trace_id", tracing.TraceID(r.Context()))
+	trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("pressline.article.id", ref.Id), attribute.Int("pressline.article.version", int(ref.Version)))
 	if err := s.accept(r.Context(), ref, a); err != nil {
 		log.Error("not accepted", "err", err)
 		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable",

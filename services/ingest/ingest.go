@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/proto"
 
@@ -68,6 +70,9 @@ type Config struct {
 	MaxImageBytes   int64
 	Log             *slog.Logger
 	Registerer      prometheus.Registerer
+	// Tracing starts each request's trace (or continues the caller's,
+	// from its traceparent header); nil makes no spans.
+	Tracing trace.TracerProvider
 	// Reconcile is how often to look for originals stored without their
 	// event (0: every minute); ReconcileGrace how old such an original
 	// must be, so requests in progress are left alone (0: 30 s).
@@ -84,6 +89,7 @@ type Service struct {
 	cfg     Config
 	limits  map[string]*rate.Limiter // by newsroom
 	log     *slog.Logger
+	tracer  trace.Tracer
 	handler http.Handler
 	metrics *metrics
 	now     func() time.Time
@@ -112,7 +118,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.ReconcileGrace <= 0 {
 		cfg.ReconcileGrace = 30 * time.Second
 	}
-	s := &Service{cfg: cfg, log: cfg.Log, now: time.Now, metrics: newMetrics(cfg.Registerer), limits: map[string]*rate.Limiter{}}
+	if cfg.Tracing == nil {
+		cfg.Tracing = noop.NewTracerProvider()
+	}
+	s := &Service{cfg: cfg, log: cfg.Log, now: time.Now, metrics: newMetrics(cfg.Registerer), limits: map[string]*rate.Limiter{},
+		tracer: cfg.Tracing.Tracer("github.com/pressline/pressline/services/ingest")}
 	if cfg.RatePerSecond > 0 {
 		for _, nr := range cfg.Newsrooms {
 			s.limits[nr.Name] = rate.NewLimiter(rate.Limit(cfg.RatePerSecond), max(1, cfg.RateBurst))

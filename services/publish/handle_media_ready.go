@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -96,7 +97,12 @@ func (s *Service) handleMediaReady(ctx context.Context, m *bus.Msg) error {
 	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: Stage, State: status.Published, URLs: urls, Detail: kindName}); err != nil {
 		return fmt.Errorf("publish %s: %w", ref.GetId(), err)
 	}
-	s.metrics.latency.Observe(now.Sub(ref.GetReceivedAt().AsTime()).Seconds())
+	latency := now.Sub(ref.GetReceivedAt().AsTime()).Seconds()
+	if e, ok := s.metrics.latency.(prometheus.ExemplarObserver); ok && m.TraceID != "" {
+		e.ObserveWithExemplar(latency, prometheus.Labels{"trace_id": m.TraceID})
+	} else {
+		s.metrics.latency.Observe(latency)
+	}
 	m.Log.Info(kindName, "urls", urls)
 	return nil
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pressline/pressline/pkg/bus"
@@ -73,8 +75,10 @@ type Config struct {
 	// error was such a refusal, which no retry can change.
 	WebhookClient webhook.Doer
 	Refused       func(error) bool
-	Log           *slog.Logger
-	Registerer    prometheus.Registerer
+	// Tracing makes a span for each webhook attempt; nil makes none.
+	Tracing    trace.TracerProvider
+	Log        *slog.Logger
+	Registerer prometheus.Registerer
 }
 
 // Service is the publish stage.
@@ -86,6 +90,7 @@ type Service struct {
 	held     jetstream.KeyValue
 	hooks    []*subscriber
 	metrics  metrics
+	tracer   trace.Tracer
 	now      func() time.Time
 }
 
@@ -131,7 +136,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	cfg.Consumer.Subjects = []string{bus.SubjectMediaReady, bus.SubjectWithdraw}
 	cfg.Consumer.Ordered = true
 	cfg.Consumer.OnGiveUp = cfg.Status.MarkFailed(Stage)
-	s := &Service{cfg: cfg, log: cfg.Log, renderer: r, now: time.Now}
+	if cfg.Tracing == nil {
+		cfg.Tracing = noop.NewTracerProvider()
+	}
+	s := &Service{cfg: cfg, log: cfg.Log, renderer: r, now: time.Now, tracer: cfg.Tracing.Tracer("github.com/pressline/pressline/services/publish")}
 	if s.feeds, err = openFeedState(ctx, cfg.JetStream, cfg.Replicas, cfg.FeedSize); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -116,7 +119,15 @@ func (s *Service) deliver(run context.Context, sub *subscriber) bus.Handler {
 		deadline := m.Stored.Add(sub.Deadline)
 		for attempt := 1; ; attempt++ {
 			start := s.now()
-			err := webhook.Post(ctx, s.cfg.WebhookClient, sub.URL, sub.secret, id, start, body, s.cfg.Refused)
+			actx, span := s.tracer.Start(ctx, "webhook "+sub.Name, trace.WithSpanKind(trace.SpanKindClient),
+				trace.WithAttributes(attribute.String("pressline.webhook.subscriber", sub.Name), attribute.String("pressline.webhook.id", id),
+					attribute.Int("pressline.webhook.attempt", attempt)))
+			err := webhook.Post(actx, s.cfg.WebhookClient, sub.URL, sub.secret, id, start, body, s.cfg.Refused)
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, "not delivered")
+			}
+			span.End()
 			s.metrics.attempts.WithLabelValues(sub.Name).Observe(time.Since(start).Seconds())
 			if err == nil {
 				s.metrics.deliveries.WithLabelValues(sub.Name, "delivered").Inc()

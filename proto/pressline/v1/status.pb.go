@@ -38,9 +38,12 @@ type ArticleStatus struct {
 	// after a withdrawal (where the page was).
 	Urls []string `protobuf:"bytes,4,rep,name=urls,proto3" json:"urls,omitempty"`
 	// Why the article failed, when state is failed.
-	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
-	Warnings      []*Warning             `protobuf:"bytes,6,rep,name=warnings,proto3" json:"warnings,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Error     string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Warnings  []*Warning             `protobuf:"bytes,6,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// OpenTelemetry trace of the current version, from the HTTP request
+	// that brought it to its last webhook.
+	TraceId       string `protobuf:"bytes,8,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -122,6 +125,13 @@ func (x *ArticleStatus) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *ArticleStatus) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
 }
 
 // StageRecord is one step of an article through one stage.
@@ -207,7 +217,7 @@ var File_pressline_v1_status_proto protoreflect.FileDescriptor
 
 const file_pressline_v1_status_proto_rawDesc = "" +
 	"\n" +
-	"\x19pressline/v1/status.proto\x12\fpressline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1apressline/v1/article.proto\x1a\x19pressline/v1/events.proto\"\xa6\x02\n" +
+	"\x19pressline/v1/status.proto\x12\fpressline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1apressline/v1/article.proto\x1a\x19pressline/v1/events.proto\"\xc1\x02\n" +
 	"\rArticleStatus\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x123\n" +
@@ -216,7 +226,8 @@ const file_pressline_v1_status_proto_rawDesc = "" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x121\n" +
 	"\bwarnings\x18\x06 \x03(\v2\x15.pressline.v1.WarningR\bwarnings\x129\n" +
 	"\n" +
-	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x97\x01\n" +
+	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x19\n" +
+	"\btrace_id\x18\b \x01(\tR\atraceId\"\x97\x01\n" +
 	"\vStageRecord\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x18\n" +
