@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pressline/pressline/pkg/bus"
@@ -430,4 +431,54 @@ func TestOrderedWaitingMessagesAreKeptAlive(t *testing.T) {
 	if len(seen) != 2 || seen[0] != 1 || seen[1] != 2 {
 		t.Errorf("handled %v, want [1 2]", seen)
 	}
+}
+
+// TestSpansAndExemplars: a handled message gets a span continuing the
+// publisher's trace, and its duration an exemplar with the trace id.
+func TestSpansAndExemplars(t *testing.T) {
+	_, nc := testenv.NATS(t)
+	reg := prometheus.NewPedanticRegistry()
+	tp := sdktrace.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	cfg := bus.DefaultConfig()
+	cfg.Tracing = tp
+	b, err := bus.New(context.Background(), nc, cfg, slog.New(slog.DiscardHandler), bus.NewMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, span := tp.Tracer("test").Start(context.Background(), "submit")
+	want := span.SpanContext().TraceID().String()
+	ref, ev := received("T1")
+	if err := b.Publish(ctx, bus.SubjectReceived, bus.MsgID(ref, "received"), ref, ev); err != nil {
+		t.Fatal(err)
+	}
+	span.End()
+	got := make(chan string, 1)
+	run(t, b, consumerConfig("clean"), func(_ context.Context, m *bus.Msg) error { got <- m.TraceID; return nil })
+	select {
+	case id := <-got:
+		if id != want {
+			t.Fatalf("handler's trace %s, want the publisher's %s", id, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("not handled")
+	}
+	eventually(t, "an exemplar", func() bool {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() != "pressline_stage_handle_duration_seconds" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				for _, b := range m.GetHistogram().GetBucket() {
+					for _, l := range b.GetExemplar().GetLabel() {
+						if l.GetName() == "trace_id" && l.GetValue() == want {
+							return true
+						}
+					}
+				}
+			}
+		}
+		return false
+	})
 }
