@@ -21,16 +21,22 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// TestRules runs promtool on the rules and their unit tests.
-func TestRules(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
+// promtool runs Prometheus's own checker in deploy/prometheus.
+func promtool(t *testing.T, args ...string) ([]byte, error) {
+	t.Helper()
+	bin, err := exec.LookPath("promtool")
 	if err != nil {
 		t.Fatal("promtool is not installed: make deps installs it (Debian package prometheus)")
 	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = "prometheus"
+	return cmd.CombinedOutput()
+}
+
+// TestRules runs promtool on the rules and their unit tests.
+func TestRules(t *testing.T) {
 	for _, args := range [][]string{{"check", "rules", "rules.yml"}, {"test", "rules", "rules_test.yml"}} {
-		cmd := exec.Command(promtool, args...)
-		cmd.Dir = "prometheus"
-		if out, err := cmd.CombinedOutput(); err != nil {
+		if out, err := promtool(t, args...); err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
