@@ -122,17 +122,17 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, op
 // Get reads the whole object at key.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	for attempt := 1; ; attempt++ {
-		rc, _, err := s.Open(ctx, key)
-		if err != nil {
-			return nil, err
+		// One GET, without the Stat that Open makes: minio-go pins the
+		// ETag it stats, and an object replaced in between then fails to
+		// read. Feeds and pages are rewritten while people read them.
+		done := s.observe("get")
+		obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+		var data []byte
+		if err == nil {
+			data, err = io.ReadAll(obj)
+			obj.Close()
 		}
-		done := s.observe("read")
-		data, err := io.ReadAll(rc)
-		rc.Close()
 		done(err)
-		// The object was replaced between the request that found it and
-		// the one that read it (the reader pins its ETag): read the new
-		// one. Feeds and pages are rewritten while people read them.
 		if err != nil && attempt < 5 && minio.ToErrorResponse(err).Code == "PreconditionFailed" {
 			continue
 		}
