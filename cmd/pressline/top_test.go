@@ -23,7 +23,9 @@ func TestTopOnce(t *testing.T) {
 
 	var out bytes.Buffer
 	done := make(chan error, 1)
-	go func() { done <- cmdTop(context.Background(), []string{"--once", "--every", "1s", "--metrics", metrics.URL}, &out) }()
+	go func() {
+		done <- cmdTop(context.Background(), []string{"--once", "--every", "1s", "--metrics", metrics.URL}, &out)
+	}()
 	time.Sleep(200 * time.Millisecond)
 	e.submit(t, []byte("Bài thứ hai\n\nNội dung khác.\n")) // done between the two scrapes
 	if err := <-done; err != nil {
