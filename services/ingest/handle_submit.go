@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -107,7 +108,12 @@ func (s *Service) instrument(route string, h http.HandlerFunc) http.Handler {
 			span.SetStatus(codes.Error, http.StatusText(rec.code))
 		}
 		s.metrics.requests.WithLabelValues(route, fmt.Sprint(rec.code)).Inc()
-		s.metrics.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		d := time.Since(start).Seconds()
+		if e, ok := s.metrics.duration.WithLabelValues(route).(prometheus.ExemplarObserver); ok {
+			e.ObserveWithExemplar(d, prometheus.Labels{"trace_id": span.SpanContext().TraceID().String()})
+		} else {
+			s.metrics.duration.WithLabelValues(route).Observe(d)
+		}
 	})
 }
 
