@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -68,4 +72,36 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ReportMetric(pct(0.5), "p50_ms")
 	b.ReportMetric(pct(0.99), "p99_ms")
 	b.ReportMetric(lat[len(lat)-1], "max_ms")
+}
+
+// TestBenchCommand runs `pressline bench` as a user would, small: a mixed
+// run on a fresh in-process pipeline with the floor, as JSON.
+func TestBenchCommand(t *testing.T) {
+	var out, progress bytes.Buffer
+	err := cmdBench(context.Background(), []string{"-n", "12", "--mix", "mixed", "--concurrency", "4", "--floor", "--json",
+		"--corpus", "../../pkg/cleaner/testdata/corpus", "--sample", "../../../shared/samples/quoc-oai.txt"}, &out, &progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r benchReport
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if r.Published != 12 || r.Failed != 0 || r.Photos != 8 || r.Throughput <= 0 || r.EndToEnd.P50 <= 0 || r.EndToEnd.Max < r.EndToEnd.P99 {
+		t.Errorf("report %+v", r)
+	}
+	for _, s := range []string{"clean", "imageproc", "publish"} {
+		if r.Stages[s].Max <= 0 {
+			t.Errorf("no %s latencies: %+v", s, r.Stages)
+		}
+	}
+	if r.Floor == nil || r.Floor.Throughput <= 0 || r.Floor.ThroughputRatio <= 0 || r.Floor.EndToEnd.P50 <= 0 {
+		t.Errorf("floor %+v", r.Floor)
+	}
+	if r.PeakRSSMiB <= 0 || !strings.Contains(r.Machine, "cores") {
+		t.Errorf("machine %q, peak %v MiB", r.Machine, r.PeakRSSMiB)
+	}
+	if !strings.Contains(progress.String(), "published") {
+		t.Errorf("no progress shown: %q", progress.String())
+	}
 }

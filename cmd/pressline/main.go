@@ -28,6 +28,8 @@ usage:
                                             make web renditions of one image, print a JSON report
   pressline token NEWSROOM SITE...          a new API token, and its entry for --newsrooms-file
   pressline webhook-secret                  a new Standard Webhooks signing secret (whsec_…)
+  pressline bench [-n N] [--mix text|photos|html|mixed] [--floor] [--json] [--server URL]
+                                            drive articles through a pipeline, report throughput and latencies
   pressline top [--metrics URL,…] [--once]  per stage: rates, in flight, backlog, redeliveries, dead letters
   pressline probe URL                       exit 0 if URL answers 200 (container health checks)
   pressline dlq list [flags]                dead letters, oldest first
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdImage(ctx, rest, os.Stdout)
 	case "token":
 		return cmdToken(rest, os.Stdout)
+	case "bench":
+		return cmdBench(ctx, rest, os.Stdout, os.Stderr)
 	case "top":
 		return cmdTop(ctx, rest, os.Stdout)
 	case "probe":

@@ -123,6 +123,7 @@ func (d *deps) close() {
 	for !d.nc.IsClosed() {
 		time.Sleep(10 * time.Millisecond)
 	}
+	d.blobs.Close()
 }
 
 func (d *deps) consumer() bus.ConsumerConfig {

@@ -39,9 +39,10 @@ type Config struct {
 
 // Store is a bucket in S3-compatible storage.
 type Store struct {
-	client  *minio.Client
-	bucket  string
-	metrics *Metrics
+	client    *minio.Client
+	bucket    string
+	metrics   *Metrics
+	transport *http.Transport
 }
 
 // Info describes a stored object.
@@ -58,15 +59,20 @@ type Info struct {
 
 // New connects to the endpoint and makes sure the bucket exists.
 func New(ctx context.Context, cfg Config) (*Store, error) {
+	transport, err := minio.DefaultTransport(cfg.Secure)
+	if err != nil {
+		return nil, fmt.Errorf("blob: transport: %w", err)
+	}
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: cfg.Secure,
-		Region: cfg.Region,
+		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:    cfg.Secure,
+		Region:    cfg.Region,
+		Transport: transport,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("blob: client for %s: %w", cfg.Endpoint, err)
 	}
-	s := &Store{client: client, bucket: cfg.Bucket, metrics: cfg.Metrics}
+	s := &Store{client: client, bucket: cfg.Bucket, metrics: cfg.Metrics, transport: transport}
 	if err := s.ensureBucket(ctx); err != nil {
 		return nil, err
 	}
@@ -88,6 +94,10 @@ func (s *Store) ensureBucket(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Close drops the store's idle connections: a server shutting down
+// gracefully (the embedded one) need not wait for them to time out.
+func (s *Store) Close() { s.transport.CloseIdleConnections() }
 
 // Bucket is the bucket's name.
 func (s *Store) Bucket() string { return s.bucket }

@@ -24,6 +24,7 @@ import (
 	"github.com/versity/versitygw/backend/meta"
 	"github.com/versity/versitygw/backend/posix"
 	"github.com/versity/versitygw/embedgw"
+	"golang.org/x/sys/unix"
 )
 
 // Config says where the server keeps its data and how clients authenticate.
@@ -93,6 +94,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		addr = free
 	}
+
+	// versitygw prints start-up notes with fmt.Println; they belong on
+	// stderr, not mixed into a command's output (pressline bench --json).
+	// The file descriptor is swapped, not os.Stdout, which other
+	// goroutines read.
+	restore := stdoutToStderr()
+	defer restore()
 
 	sidecar, err := meta.NewSideCar(cfg.MetaDir)
 	if err != nil {
@@ -175,4 +183,21 @@ func freeLoopbackAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// stdoutToStderr points file descriptor 1 at stderr until restore is
+// called; if that cannot be done, output stays where it was.
+func stdoutToStderr() (restore func()) {
+	saved, err := unix.Dup(1)
+	if err != nil {
+		return func() {}
+	}
+	if err := unix.Dup2(2, 1); err != nil {
+		_ = unix.Close(saved)
+		return func() {}
+	}
+	return func() {
+		_ = unix.Dup2(saved, 1)
+		_ = unix.Close(saved)
+	}
 }

@@ -1,0 +1,669 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/schollz/progressbar/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/pressline/pressline/pkg/config"
+	"github.com/pressline/pressline/pkg/floor"
+	"github.com/pressline/pressline/pkg/natsembed"
+	"github.com/pressline/pressline/pkg/s3embed"
+	"github.com/pressline/pressline/pkg/status"
+	pb "github.com/pressline/pressline/proto/pressline/v1"
+)
+
+// benchArticle is one request body of a run.
+type benchArticle struct {
+	contentType string
+	body        []byte
+	photos      int
+}
+
+// benchMix builds n articles of a mix: text (the sample and the corpus's
+// plain-text articles), photos (a text article with 1–3 photos, each
+// unique so imageproc really renders it), html (the corpus's pages), or
+// mixed (a third of each).
+func benchMix(mix string, n int, sample, corpus string, photo []byte) ([]benchArticle, error) {
+	var texts, pages [][]byte
+	if data, err := os.ReadFile(sample); err == nil {
+		texts = append(texts, data)
+	}
+	files, _ := filepath.Glob(filepath.Join(corpus, "*"))
+	for _, f := range files {
+		base := filepath.Base(f)
+		if strings.Contains(base, ".cs-") || strings.Contains(base, "utf16") {
+			continue // charsets the request would have to declare
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		switch filepath.Ext(f) {
+		case ".txt":
+			texts = append(texts, data)
+		case ".html":
+			pages = append(pages, data)
+		}
+	}
+	if len(texts) == 0 || (len(pages) == 0 && (mix == "html" || mix == "mixed")) {
+		return nil, fmt.Errorf("no articles for the %s mix: give --sample and --corpus (the repository's pkg/cleaner/testdata/corpus)", mix)
+	}
+	kinds := map[string][]string{"text": {"text"}, "photos": {"photos"}, "html": {"html"}, "mixed": {"text", "photos", "html"}}[mix]
+	if kinds == nil {
+		return nil, fmt.Errorf("--mix %q: choose text, photos, html or mixed", mix)
+	}
+	out := make([]benchArticle, n)
+	for i := range out {
+		switch kinds[i%len(kinds)] {
+		case "text":
+			out[i] = benchArticle{contentType: "text/plain; charset=utf-8", body: texts[i%len(texts)]}
+		case "html":
+			out[i] = benchArticle{contentType: "text/html; charset=utf-8", body: pages[i%len(pages)]}
+		case "photos":
+			photos := 1 + i%3
+			ct, body, err := withPhotos(texts[i%len(texts)], photo, photos, i)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = benchArticle{contentType: ct, body: body, photos: photos}
+		}
+	}
+	return out, nil
+}
+
+// withPhotos makes a multipart submission; each photo gets a JPEG comment
+// with its article and number, so its bytes (and its hash) are its own.
+func withPhotos(article, photo []byte, photos, i int) (string, []byte, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="article"`)
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	pw, err := mw.CreatePart(h)
+	if err != nil {
+		return "", nil, err
+	}
+	_, _ = pw.Write(article)
+	for p := range photos {
+		fw, err := mw.CreateFormFile("image", fmt.Sprintf("photo-%d-%d.jpg", i, p))
+		if err != nil {
+			return "", nil, err
+		}
+		comment := fmt.Sprintf("pressline bench %d/%d", i, p)
+		// SOI, then a COM segment, then the rest of the file.
+		_, _ = fw.Write(photo[:2])
+		_, _ = fw.Write([]byte{0xFF, 0xFE, 0, byte(len(comment) + 2)})
+		_, _ = fw.Write([]byte(comment))
+		_, _ = fw.Write(photo[2:])
+	}
+	if err := mw.Close(); err != nil {
+		return "", nil, err
+	}
+	return mw.FormDataContentType(), buf.Bytes(), nil
+}
+
+// benchPhoto is a 2400×1600 photo-like JPEG (gradients and grain), made
+// once per run so that no image file has to ship with the binary.
+func benchPhoto() ([]byte, error) {
+	img := image.NewRGBA(image.Rect(0, 0, 2400, 1600))
+	r := rand.New(rand.NewPCG(1, 2))
+	for y := range 1600 {
+		for x := range 2400 {
+			n := uint8(r.IntN(24))
+			img.Set(x, y, color.RGBA{uint8(x * 255 / 2400), uint8(y * 255 / 1600), uint8((x+y)/16) + n, 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// percentiles of a sorted sample.
+type percentiles struct {
+	P50, P90, P99, Max float64 // milliseconds
+}
+
+func pctl(d []time.Duration) percentiles {
+	if len(d) == 0 {
+		return percentiles{}
+	}
+	slices.Sort(d)
+	at := func(q float64) float64 {
+		return float64(d[min(len(d)-1, int(q*float64(len(d))))].Microseconds()) / 1000
+	}
+	return percentiles{at(0.5), at(0.9), at(0.99), float64(d[len(d)-1].Microseconds()) / 1000}
+}
+
+// benchReport is what `pressline bench` prints, as a table or JSON.
+type benchReport struct {
+	Date        string                 `json:"date"`
+	Machine     string                 `json:"machine"`
+	Command     string                 `json:"command"`
+	Target      string                 `json:"target"`
+	Mix         string                 `json:"mix"`
+	Articles    int                    `json:"articles"`
+	Photos      int                    `json:"photos"`
+	Concurrency int                    `json:"concurrency"`
+	Published   int                    `json:"published"`
+	Failed      int                    `json:"failed"`
+	Seconds     float64                `json:"seconds"`
+	Throughput  float64                `json:"articles_per_second"`
+	EndToEnd    percentiles            `json:"end_to_end_ms"`
+	Stages      map[string]percentiles `json:"stage_ms"`
+	Redelivered float64                `json:"redeliveries"`
+	DeadLetters float64                `json:"dead_letters"`
+	PeakRSSMiB  float64                `json:"peak_rss_mib,omitempty"`
+	Floor       *floorReport           `json:"floor,omitempty"`
+}
+
+type floorReport struct {
+	Throughput float64     `json:"articles_per_second"`
+	EndToEnd   percentiles `json:"end_to_end_ms"`
+	// Pipeline ÷ floor: above 1 the pipeline is faster (throughput) or
+	// slower (latency) than the naive chain.
+	ThroughputRatio float64 `json:"throughput_ratio"`
+	P50Ratio        float64 `json:"p50_ratio"`
+}
+
+// benchTarget is a pipeline to drive: in-process, or a server.
+type benchTarget struct {
+	api, token string
+	metrics    func() (redeliveries, deadLetters float64)
+	local      *benchLocal // nil for --server
+}
+
+// cmdBench is `pressline bench`.
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	n := fs.Int("n", 200, "articles to send")
+	mix := fs.String("mix", "text", "text, photos (text with 1–3 photos), html, or mixed")
+	concurrency := fs.Int("concurrency", 16, "submissions in flight at once")
+	workers := fs.Int("workers", 16, "in-process pipeline: messages each stage handles at once")
+	server := fs.String("server", "", "drive a running pipeline's ingest API instead of a fresh in-process one")
+	token := fs.String("token", os.Getenv("PRESSLINE_TOKEN"), "with --server: the newsroom's API token")
+	metricsURL := fs.String("metrics", "", "with --server: comma-separated /metrics URLs, for redeliveries and dead letters")
+	withFloor := fs.Bool("floor", false, "also run the naive four-stage chain on the same servers and report the ratios")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	sample := fs.String("sample", "../shared/samples/quoc-oai.txt", "a plain-text article")
+	corpus := fs.String("corpus", "pkg/cleaner/testdata/corpus", "folder of .txt and .html articles")
+	photoPath := fs.String("photo", "", "JPEG to send as photos (default: a generated 2400×1600 one)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 1 || *concurrency < 1 || *workers < 1 {
+		return errors.New("-n, --concurrency and --workers must be at least 1")
+	}
+	if *withFloor && *server != "" {
+		return errors.New("--floor runs on the in-process pipeline's servers; leave out --server")
+	}
+	var photo []byte
+	var err error
+	if *photoPath != "" {
+		photo, err = os.ReadFile(*photoPath)
+	} else if *mix == "photos" || *mix == "mixed" {
+		photo, err = benchPhoto()
+	}
+	if err != nil {
+		return err
+	}
+	articles, err := benchMix(*mix, *n, *sample, *corpus, photo)
+	if err != nil {
+		return err
+	}
+	report := benchReport{Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Command: "pressline bench " + strings.Join(args, " "),
+		Mix: *mix, Articles: *n, Concurrency: *concurrency, Stages: map[string]percentiles{}}
+	for _, a := range articles {
+		report.Photos += a.photos
+	}
+	target := benchTarget{api: strings.TrimSuffix(*server, "/"), token: *token, metrics: func() (float64, float64) { return 0, 0 }}
+	if *server == "" {
+		local, err := startBenchLocal(ctx, *workers)
+		if err != nil {
+			return err
+		}
+		defer local.close()
+		target = local.target()
+		report.Target = "in-process pressline dev (embedded NATS with fsync, embedded S3)"
+	} else {
+		report.Target = *server
+		if *metricsURL != "" {
+			urls := strings.Split(*metricsURL, ",")
+			target.metrics = func() (float64, float64) {
+				s, err := scrape(ctx, http.DefaultClient, urls)
+				if err != nil {
+					return 0, 0
+				}
+				var r, d float64
+				for _, st := range s.stages {
+					r += st.Redeliveries
+					d += st.DeadLetters
+				}
+				return r, d
+			}
+		}
+	}
+	if err := runBench(ctx, target, articles, *concurrency, &report, stderr); err != nil {
+		return err
+	}
+	if *withFloor {
+		payload := 0
+		for _, a := range articles {
+			payload += len(a.body)
+		}
+		bar := newBar(*n, "floor", stderr)
+		res, err := floor.Run(ctx, floor.Config{JS: target.local.deps.bus.JetStream(), Store: target.local.deps.blobs, Articles: *n, Concurrency: *concurrency,
+			Payload: bytes.Repeat([]byte("x"), payload / *n), Progress: func() { _ = bar.Add(1) }})
+		_ = bar.Finish()
+		if err != nil {
+			return err
+		}
+		f := &floorReport{Throughput: res.Throughput, EndToEnd: pctl(res.Latencies)}
+		f.ThroughputRatio = report.Throughput / f.Throughput
+		if f.EndToEnd.P50 > 0 {
+			f.P50Ratio = report.EndToEnd.P50 / f.EndToEnd.P50
+		}
+		report.Floor = f
+	}
+	if target.local != nil {
+		report.PeakRSSMiB = peakRSSMiB()
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	}
+	printReport(stdout, report)
+	return nil
+}
+
+func newBar(n int, what string, w io.Writer) *progressbar.ProgressBar {
+	return progressbar.NewOptions(n, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish())
+}
+
+// runBench submits every article, then follows each one's status until it
+// is published or failed, and fills the report from the statuses' own
+// timestamps (so the polling interval does not blur the figures).
+func runBench(ctx context.Context, t benchTarget, articles []benchArticle, concurrency int, report *benchReport, stderr io.Writer) error {
+	redelivered0, dead0 := t.metrics()
+	client := &http.Client{Timeout: 60 * time.Second}
+	ids := make([]string, len(articles))
+	bar := newBar(len(articles), "sent", stderr)
+	next := make(chan int)
+	errc := make(chan error, concurrency)
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			for i := range next {
+				id, err := benchSubmit(ctx, client, t, articles[i])
+				if err != nil {
+					errc <- err
+					return
+				}
+				ids[i] = id
+				_ = bar.Add(1)
+			}
+		})
+	}
+	var sendErr error
+send:
+	for i := range articles {
+		select {
+		case next <- i:
+		case sendErr = <-errc:
+			break send
+		}
+	}
+	close(next)
+	wg.Wait()
+	_ = bar.Finish()
+	if sendErr != nil {
+		return sendErr
+	}
+	select {
+	case err := <-errc:
+		return err
+	default:
+	}
+
+	final := make([]*pb.ArticleStatus, len(ids))
+	bar = newBar(len(ids), "published", stderr)
+	for pending := len(ids); pending > 0; {
+		var mu sync.Mutex
+		work := make(chan int)
+		var pw sync.WaitGroup
+		for range concurrency {
+			pw.Go(func() {
+				for i := range work {
+					st, err := benchStatus(ctx, client, t, ids[i])
+					if err != nil {
+						continue // asked again next round
+					}
+					if st.GetState() == status.Published || st.GetState() == status.Failed {
+						mu.Lock()
+						final[i] = st
+						pending--
+						mu.Unlock()
+						_ = bar.Add(1)
+					}
+				}
+			})
+		}
+		for i := range ids {
+			if final[i] == nil {
+				work <- i
+			}
+		}
+		close(work)
+		pw.Wait()
+		if pending > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+	_ = bar.Finish()
+
+	var first, last time.Time
+	var e2e []time.Duration
+	stages := map[string][]time.Duration{}
+	for _, st := range final {
+		if st.GetState() == status.Failed {
+			report.Failed++
+			continue
+		}
+		report.Published++
+		at := map[string]time.Time{}
+		for _, h := range st.GetHistory() {
+			if _, seen := at[h.GetState()]; !seen && h.GetVersion() == st.GetArticle().GetVersion() {
+				at[h.GetState()] = h.GetAt().AsTime()
+			}
+		}
+		received, published := at[status.Received], at[status.Published]
+		if first.IsZero() || received.Before(first) {
+			first = received
+		}
+		if published.After(last) {
+			last = published
+		}
+		e2e = append(e2e, published.Sub(received))
+		stages["clean"] = append(stages["clean"], at[status.Cleaned].Sub(received))
+		stages["imageproc"] = append(stages["imageproc"], at[status.MediaReady].Sub(at[status.Cleaned]))
+		stages["publish"] = append(stages["publish"], published.Sub(at[status.MediaReady]))
+	}
+	report.Seconds = last.Sub(first).Seconds()
+	if report.Seconds > 0 {
+		report.Throughput = float64(report.Published) / report.Seconds
+	}
+	report.EndToEnd = pctl(e2e)
+	for s, d := range stages {
+		report.Stages[s] = pctl(d)
+	}
+	redelivered1, dead1 := t.metrics()
+	report.Redelivered, report.DeadLetters = redelivered1-redelivered0, dead1-dead0
+	return nil
+}
+
+func benchSubmit(ctx context.Context, client *http.Client, t benchTarget, a benchArticle) (string, error) {
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.api+"/v1/articles", bytes.NewReader(a.body))
+		if err != nil {
+			return "", err
+		}
+		req.Header.Set("Authorization", "Bearer "+t.token)
+		req.Header.Set("Content-Type", a.contentType)
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusAccepted:
+			var acc struct{ ID string }
+			if err := json.Unmarshal(body, &acc); err != nil || acc.ID == "" {
+				return "", fmt.Errorf("submit: 202 without an id: %s", body)
+			}
+			return acc.ID, nil
+		case (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) && attempt < 20:
+			wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+			select {
+			case <-ctx.Done():
+				return "", ctx.Err()
+			case <-time.After(time.Duration(max(wait, 1)) * time.Second):
+			}
+		default:
+			return "", fmt.Errorf("submit: %s: %s", resp.Status, body)
+		}
+	}
+}
+
+func benchStatus(ctx context.Context, client *http.Client, t benchTarget, id string) (*pb.ArticleStatus, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.api+"/v1/articles/"+id, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+t.token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %s: %s", id, resp.Status)
+	}
+	st := &pb.ArticleStatus{}
+	return st, protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(body, st)
+}
+
+func printReport(w io.Writer, r benchReport) {
+	fmt.Fprintf(w, "pressline bench  %s  %s\n", r.Date, r.Machine)
+	fmt.Fprintf(w, "target: %s\n", r.Target)
+	fmt.Fprintf(w, "%d articles (%s, %d photos), %d in flight: %d published, %d failed in %.1f s = %.1f articles/s\n",
+		r.Articles, r.Mix, r.Photos, r.Concurrency, r.Published, r.Failed, r.Seconds, r.Throughput)
+	fmt.Fprintf(w, "redeliveries %.0f, dead letters %.0f", r.Redelivered, r.DeadLetters)
+	if r.PeakRSSMiB > 0 {
+		fmt.Fprintf(w, ", peak memory %.0f MiB (the whole process: pipeline and embedded servers)", r.PeakRSSMiB)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "latency (ms)\tp50\tp90\tp99\tmax\t")
+	row := func(name string, p percentiles) {
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t\n", name, p.P50, p.P90, p.P99, p.Max)
+	}
+	row("accepted → published", r.EndToEnd)
+	for _, s := range []string{"clean", "imageproc", "publish"} {
+		row("  "+s, r.Stages[s])
+	}
+	if r.Floor != nil {
+		row("floor: naive chain", r.Floor.EndToEnd)
+	}
+	_ = tw.Flush()
+	if r.Floor != nil {
+		fmt.Fprintf(w, "floor: %.1f articles/s; pipeline ÷ floor: throughput %.2f×, p50 latency %.2f×\n",
+			r.Floor.Throughput, r.Floor.ThroughputRatio, r.Floor.P50Ratio)
+	}
+}
+
+// machine says where the figures come from.
+func machine() string {
+	model := ""
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+		f.Close()
+	}
+	return fmt.Sprintf("%d cores %s, %s %s/%s", runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// peakRSSMiB is the process's high-water resident memory (VmHWM).
+func peakRSSMiB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// benchLocal is a fresh in-process pipeline on embedded servers in a
+// temporary folder, as `pressline dev` runs it.
+type benchLocal struct {
+	dir    string
+	nats   *natsembed.Server
+	s3     *s3embed.Server
+	deps   *deps
+	cancel context.CancelFunc
+	done   chan error
+	token  string
+	api    string
+}
+
+func (l *benchLocal) target() benchTarget {
+	return benchTarget{api: l.api, token: l.token, local: l, metrics: func() (float64, float64) {
+		s := snapshot{stages: map[string]*stageStats{}}
+		mfs, err := l.deps.reg.Gather()
+		if err != nil {
+			return 0, 0
+		}
+		byName := map[string]*dto.MetricFamily{}
+		for _, mf := range mfs {
+			byName[mf.GetName()] = mf
+		}
+		s.add(byName)
+		var r, d float64
+		for _, st := range s.stages {
+			r += st.Redeliveries
+			d += st.DeadLetters
+		}
+		return r, d
+	}}
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func startBenchLocal(ctx context.Context, workers int) (*benchLocal, error) {
+	dir, err := os.MkdirTemp("", "pressline-bench-")
+	if err != nil {
+		return nil, err
+	}
+	l := &benchLocal{dir: dir, token: "bench_" + strconv.FormatUint(rand.Uint64(), 36) + strconv.FormatUint(rand.Uint64(), 36)}
+	fail := func(err error) (*benchLocal, error) { l.close(); return nil, err }
+	if l.nats, err = natsembed.Start(natsembed.Config{Dir: filepath.Join(dir, "nats"), Port: -1, SyncAlways: true}); err != nil {
+		return fail(err)
+	}
+	s3Addr, err := freeAddr()
+	if err != nil {
+		return fail(err)
+	}
+	if l.s3, err = s3embed.Start(ctx, s3embed.Config{Dir: filepath.Join(dir, "s3"), MetaDir: filepath.Join(dir, "meta-s3"),
+		Addr: s3Addr, AccessKey: devS3Access, SecretKey: devS3Secret}); err != nil {
+		return fail(err)
+	}
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return fail(err)
+	}
+	var cfg config.Config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	if err := cfg.Register(fs); err != nil {
+		return fail(err)
+	}
+	if err := fs.Parse([]string{"--nats-url=" + l.nats.ClientURL(), "--s3-endpoint=" + s3Addr, "--s3-access-key=" + devS3Access,
+		"--s3-secret-key=" + devS3Secret, "--http-addr=" + httpAddr, "--newsrooms=bench:" + l.token + ":bench",
+		"--rate-per-second=0", "--workers=" + strconv.Itoa(workers), "--site-url=http://bench.invalid"}); err != nil {
+		return fail(err)
+	}
+	if err := cfg.Validate(true); err != nil {
+		return fail(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if l.deps, err = connect(ctx, &cfg, log); err != nil {
+		return fail(err)
+	}
+	runners, err := l.deps.build(ctx, allServices)
+	if err != nil {
+		return fail(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	l.cancel, l.done = cancel, make(chan error, 1)
+	go func() { l.done <- runAll(rctx, log, runners) }()
+	l.api = "http://" + httpAddr
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", httpAddr); err == nil {
+			c.Close()
+			return l, nil
+		}
+		if time.Now().After(deadline) {
+			return fail(errors.New("bench: the in-process ingest API did not start"))
+		}
+	}
+}
+
+func (l *benchLocal) close() {
+	if l.cancel != nil {
+		l.cancel()
+		<-l.done
+	}
+	if l.deps != nil {
+		l.deps.close()
+	}
+	if l.s3 != nil {
+		l.s3.Close()
+	}
+	if l.nats != nil {
+		l.nats.Close()
+	}
+	_ = os.RemoveAll(l.dir)
+}
