@@ -13,7 +13,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 
 FUZZTIME ?= 15s
 
-.PHONY: dev build test check fuzz bench proto proto-check tools deps
+.PHONY: dev build test check fuzz bench chaos proto proto-check tools deps
 dev: deps
 	go run ./cmd/pressline dev
 
@@ -37,11 +37,22 @@ fuzz:
 	go test ./pkg/cleaner -run '^$$' -fuzz '^FuzzCleanNinjs$$' -fuzztime $(FUZZTIME)
 	go test ./pkg/imaging -run '^$$' -fuzz '^FuzzProcess$$' -fuzztime $(FUZZTIME)
 	go test ./services/ingest -run '^$$' -fuzz '^FuzzRequestParsers$$' -fuzztime $(FUZZTIME)
+	go test ./services/ingest -run '^$$' -fuzz '^FuzzFeedItems$$' -fuzztime $(FUZZTIME)
 	go test ./pkg/render -run '^$$' -fuzz '^FuzzPage$$' -fuzztime $(FUZZTIME)
 	go test ./pkg/slug -run '^$$' -fuzz '^FuzzMake$$' -fuzztime $(FUZZTIME)
+	go test ./pkg/webhook -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 
-# The benchmarks behind docs/benchmarks.md.
+# The fault tests in full (docs/reliability.md): every service killed
+# with -9 under load, NATS restarted, MinIO stopped for 30 s, a poison
+# article, duplicates and redeliveries. `make test` runs a shorter subset.
+chaos: deps tools
+	PRESSLINE_CHAOS=full go test ./cmd/pressline -run '^TestChaos$$' -count=1 -v -timeout 30m
+
+# The benchmarks behind docs/benchmarks.md: the whole pipeline against its
+# floor (pressline bench), then the Go benchmarks of the parts.
 bench: tools
+	go run ./cmd/pressline bench -n 10000 --mix text --floor
+	go run ./cmd/pressline bench -n 500 --mix photos --floor
 	go test ./pkg/cleaner -run '^$$' -bench . -benchtime 3s -cpu 1
 	go test ./pkg/imaging -run '^$$' -bench . -benchtime 8x
 	go test ./pkg/bus -run '^$$' -bench BenchmarkPublish -benchtime 3s

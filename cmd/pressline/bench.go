@@ -149,8 +149,11 @@ func benchPhoto() ([]byte, error) {
 }
 
 // percentiles of a sorted sample.
-type percentiles struct {
-	P50, P90, P99, Max float64 // milliseconds
+type percentiles struct { // milliseconds
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
 }
 
 func pctl(d []time.Duration) percentiles {

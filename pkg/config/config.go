@@ -141,7 +141,7 @@ func (c *Config) Register(fs *flag.FlagSet) error {
 	b.float(&c.RatePerSecond, "rate-per-second", 50, "submissions and withdrawals a newsroom may send per second, on average (0: no limit)")
 	b.integer(&c.RateBurst, "rate-burst", 200, "submissions a newsroom may send at once before the rate applies")
 	b.integer(&c.Workers, "workers", runtime.GOMAXPROCS(0), "messages handled concurrently per stage")
-	b.integer(&c.MaxAttempts, "max-attempts", 5, "deliveries of a message before it becomes a dead letter")
+	b.integer(&c.MaxAttempts, "max-attempts", 10, "deliveries of a message before it becomes a dead letter (10: 1.5 to 3 minutes of back-off, so a short S3 or NATS outage is waited out)")
 	b.duration(&c.AckWait, "ack-wait", 30*time.Second, "time a delivery may go unacknowledged before redelivery")
 	b.integer(&c.Replicas, "replicas", 1, "JetStream stream replicas (3 in a cluster)")
 	b.boolean(&c.SyncAlways, "sync-always", true, "pressline dev: fsync every JetStream write (an acknowledged article survives a power cut)")

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,49 +50,88 @@ func NATS(t testing.TB) (*natsembed.Server, *nats.Conn) {
 // stops when the test ends.
 func MinIO(t testing.TB) blob.Config {
 	t.Helper()
+	return StartMinIO(t).Config
+}
+
+// MinIOServer is a MinIO process a test can stop and start again (same
+// port, data and keys), to see what an S3 outage does.
+type MinIOServer struct {
+	Config blob.Config
+	t      testing.TB
+	bin    string
+	dir    string
+	cons   string
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	out    *lockedBuffer
+}
+
+// StartMinIO starts a MinIO server that stops when the test ends.
+func StartMinIO(t testing.TB) *MinIOServer {
+	t.Helper()
 	bin, err := MinIOBinary()
 	if err != nil {
 		t.Fatalf("minio: %v", err)
 	}
-	addr, console := FreeAddr(t), FreeAddr(t)
-	user, pass := "pressline", randomHex(16)
-	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console, t.TempDir())
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+user, "MINIO_ROOT_PASSWORD="+pass,
+	m := &MinIOServer{t: t, bin: bin, dir: t.TempDir(), cons: FreeAddr(t), out: &lockedBuffer{},
+		Config: blob.Config{Endpoint: FreeAddr(t), AccessKey: "pressline", SecretKey: randomHex(16), Bucket: "pressline"}}
+	m.Start()
+	t.Cleanup(m.Stop)
+	return m
+}
+
+// Start runs the server and waits until it answers S3 requests.
+func (m *MinIOServer) Start() {
+	m.t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd != nil {
+		return
+	}
+	cmd := exec.Command(m.bin, "server", "--quiet", "--address", m.Config.Endpoint, "--console-address", m.cons, m.dir)
+	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+m.Config.AccessKey, "MINIO_ROOT_PASSWORD="+m.Config.SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = m.out, m.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphans if the test binary dies
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("minio: start: %v", err)
+		m.t.Fatalf("minio: start: %v", err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	cfg := blob.Config{Endpoint: addr, AccessKey: user, SecretKey: pass, Bucket: "pressline"}
+	m.cmd = cmd
 	// MinIO's health endpoint answers before its S3 API does ("Server not
 	// initialized yet"), so wait for a real S3 request to succeed.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := blob.New(ctx, cfg)
+		s, err := blob.New(ctx, m.Config)
 		cancel()
 		if err == nil {
-			break
+			s.Close()
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("minio not ready on %s after 30s: %v\n%s", addr, err, out.String())
+			m.t.Fatalf("minio not ready on %s after 30s: %v\n%s", m.Config.Endpoint, err, m.out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return cfg
+}
+
+// Stop ends the server (SIGTERM, then SIGKILL after 10 s).
+func (m *MinIOServer) Stop() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil {
+		return
+	}
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = m.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-done
+	}
+	m.cmd = nil
 }
 
 // MinIOBinary returns the path of the pinned MinIO server, building it with

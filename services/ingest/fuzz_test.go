@@ -2,11 +2,14 @@ package ingest
 
 import (
 	"bytes"
+	"html"
 	"mime"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/mmcdole/gofeed"
 )
 
 // FuzzRequestParsers feeds arbitrary bodies and Content-Types to the
@@ -50,6 +53,30 @@ func FuzzRequestParsers(f *testing.F) {
 				if int64(len(file.data)) > s.cfg.MaxImageBytes || strings.ContainsAny(file.name, "/\\\x00") {
 					t.Fatalf("file %q of %d bytes past the checks", file.name, len(file.data))
 				}
+			}
+		}
+	})
+}
+
+// FuzzFeedItems feeds arbitrary documents to the feed parser and each
+// item to the page the cleaner reads: no panic, and the page keeps the
+// item's title as text, never as markup.
+func FuzzFeedItems(f *testing.F) {
+	f.Add([]byte(`<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>Tin &lt;b&gt;</title><guid>1</guid><description>&lt;p&gt;Đoạn.&lt;/p&gt;</description><pubDate>Mon, 02 Jan 2006 15:04:05 +0700</pubDate></item></channel></rss>`))
+	f.Add([]byte(`<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>A</title><id>x</id><author><name>B</name></author><content type="html">&lt;p&gt;c&lt;/p&gt;</content></entry></feed>`))
+	f.Add([]byte(`{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [{"id": "1", "title": "<script>", "content_html": "<p>x</p>"}]}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		feed, err := gofeed.NewParser().Parse(bytes.NewReader(doc))
+		if err != nil {
+			return
+		}
+		for _, item := range feed.Items {
+			if item == nil {
+				continue
+			}
+			page := itemHTML(item)
+			if item.Title != "" && !strings.Contains(page, "<h1>"+html.EscapeString(item.Title)+"</h1>") {
+				t.Fatalf("title %q not escaped in %q", item.Title, page)
 			}
 		}
 	})

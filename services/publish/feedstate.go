@@ -153,7 +153,12 @@ func (s *Service) prune(ctx context.Context, site string, entries []feeds.Entry)
 		}
 	}
 	// Purging leaves a marker per key; old markers go too, so that the
-	// watch at start-up does not replay years of them.
+	// watch at start-up does not replay years of them. Finding them reads
+	// the whole bucket, so at most every ten minutes.
+	if s.now().Sub(s.markersPurged) < 10*time.Minute {
+		return
+	}
+	s.markersPurged = s.now()
 	if err := s.feeds.kv.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(time.Hour)); err != nil {
 		s.log.Warn("feed markers not purged", "err", err)
 	}

@@ -92,6 +92,9 @@ type Service struct {
 	metrics  metrics
 	tracer   trace.Tracer
 	now      func() time.Time
+	// markersPurged is when prune last cleared old delete markers; only
+	// renderFeeds's goroutine uses it.
+	markersPurged time.Time
 }
 
 type metrics struct {
