@@ -482,3 +482,32 @@ func TestSpansAndExemplars(t *testing.T) {
 		return false
 	})
 }
+
+// TestWaitingForAWorkerIsNotRedelivered: messages pulled while every
+// worker is busy wait longer than AckWait, and still come once.
+func TestWaitingForAWorkerIsNotRedelivered(t *testing.T) {
+	b, reg := newBus(t)
+	ctx := context.Background()
+	for _, id := range []string{"W1", "W2", "W3"} {
+		ref, ev := received(id)
+		if err := b.Publish(ctx, bus.SubjectReceived, bus.MsgID(ref, "received"), ref, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := consumerConfig("one-worker")
+	cfg.Workers, cfg.AckWait = 1, time.Second
+	var handled atomic.Int32
+	run(t, b, cfg, func(context.Context, *bus.Msg) error {
+		time.Sleep(1500 * time.Millisecond)
+		handled.Add(1)
+		return nil
+	})
+	eventually(t, "three handled", func() bool { return handled.Load() >= 3 })
+	time.Sleep(2 * time.Second)
+	if n := handled.Load(); n != 3 {
+		t.Errorf("handled %d times, want 3", n)
+	}
+	if got := counterValue(t, reg, "pressline_stage_redeliveries_total", "stage", "one-worker"); got != 0 {
+		t.Errorf("%v redeliveries", got)
+	}
+}

@@ -135,12 +135,10 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 		defer b.metrics.unwatch(cfg.Stage)
 	}
 
-	work := make(chan jetstream.Msg)
+	work := make(chan *delivery)
 	var order *serial
 	if cfg.Ordered {
-		order = &serial{queues: map[string][]jetstream.Msg{}}
-		stop := order.keepAlive(cfg.AckWait)
-		defer stop()
+		order = &serial{queues: map[string][]*delivery{}}
 	}
 	var wg sync.WaitGroup
 	for range cfg.Workers {
@@ -153,12 +151,13 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 			}
 		})
 	}
-	dispatch := func(m jetstream.Msg) { work <- m }
-	if cfg.Ordered {
-		dispatch = func(m jetstream.Msg) {
-			if order.add(m) {
-				work <- m
-			}
+	// A message is kept alive from the moment it arrives: it may wait
+	// for a free worker, or behind its article's current message, longer
+	// than AckWait, and the server must not deliver it again meanwhile.
+	dispatch := func(m jetstream.Msg) {
+		d := &delivery{Msg: m, stop: keepAlive(m, cfg.AckWait)}
+		if order == nil || order.add(d) {
+			work <- d
 		}
 	}
 	// A small pull batch keeps messages from waiting in the client's buffer
@@ -189,10 +188,18 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 // delay on a retryable failure, dead letter and term when the failure is
 // permanent or the attempts are used up. Handlers run on a context that
 // shutdown does not cancel, so in-flight work finishes; AckWait bounds it.
-func (b *Bus) handle(parent context.Context, cfg ConsumerConfig, h Handler, jm jetstream.Msg) {
+// delivery is a received message and the stop of its keep-alive.
+type delivery struct {
+	jetstream.Msg
+	stop func()
+}
+
+func (b *Bus) handle(parent context.Context, cfg ConsumerConfig, h Handler, d *delivery) {
+	jm := d.Msg
 	meta, err := jm.Metadata()
 	if err != nil {
 		b.log.Error("not a JetStream message", "stage", cfg.Stage, "err", err)
+		d.stop()
 		_ = jm.Term()
 		return
 	}
@@ -216,7 +223,7 @@ func (b *Bus) handle(parent context.Context, cfg ConsumerConfig, h Handler, jm j
 	defer span.End()
 	m.TraceID = tracing.TraceID(ctx)
 	m.Log = b.log.With("stage", cfg.Stage, "article_id", m.ArticleID, "version", m.Version, "trace_id", m.TraceID)
-	stopProgress := keepAlive(jm, cfg.AckWait)
+	stopProgress := d.stop
 	start := time.Now()
 	if b.metrics != nil {
 		b.metrics.inFlight.WithLabelValues(cfg.Stage).Inc()
@@ -309,8 +316,9 @@ func (b *Bus) deadLetter(ctx context.Context, cfg ConsumerConfig, jm jetstream.M
 	return b.publishMsg(ctx, msg, id)
 }
 
-// keepAlive tells the server the message is still being worked on, so a
-// long handler is not mistaken for a dead one.
+// keepAlive tells the server the message is still being worked on (or
+// waiting its turn), so a long handler or a long wait is not mistaken for
+// a dead consumer.
 func keepAlive(jm jetstream.Msg, ackWait time.Duration) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -344,51 +352,22 @@ func backoff(cfg ConsumerConfig, attempt int) time.Duration {
 // takes the next, so other articles never wait behind a busy one.
 type serial struct {
 	mu     sync.Mutex
-	queues map[string][]jetstream.Msg // head is in progress
+	queues map[string][]*delivery // head is in progress
 }
 
-// add queues m behind its article's messages; true when none was in
-// progress, so m is to be handed to a worker now.
-func (s *serial) add(m jetstream.Msg) bool {
-	id := m.Headers().Get(HeaderArticleID)
+// add queues d behind its article's messages; true when none was in
+// progress, so d is to be handed to a worker now.
+func (s *serial) add(d *delivery) bool {
+	id := d.Headers().Get(HeaderArticleID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q, busy := s.queues[id]
-	s.queues[id] = append(q, m)
+	s.queues[id] = append(q, d)
 	return !busy
 }
 
-// keepAlive tells the server, every third of ackWait, that messages
-// waiting behind their article's current one are not lost, so it does not
-// deliver them again while they wait (a webhook may retry for hours).
-func (s *serial) keepAlive(ackWait time.Duration) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(ackWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			var waiting []jetstream.Msg
-			s.mu.Lock()
-			for _, q := range s.queues {
-				waiting = append(waiting, q[1:]...)
-			}
-			s.mu.Unlock()
-			for _, m := range waiting {
-				_ = m.InProgress()
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
-}
-
 // next returns the message after done of the same article, or nil.
-func (s *serial) next(done jetstream.Msg) jetstream.Msg {
+func (s *serial) next(done *delivery) *delivery {
 	if s == nil {
 		return nil
 	}
