@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -77,13 +78,13 @@ func (s *Service) handleMediaReady(ctx context.Context, m *bus.Msg) error {
 		if err != nil {
 			return fault.Permanent(err)
 		}
-		if err := s.cfg.Blobs.Put(ctx, prefix+"ninjs.json", ninjs, "application/json"); err != nil {
-			return fmt.Errorf("publish %s: %w", ref.GetId(), err)
-		}
-		if err := s.cfg.Blobs.Put(ctx, prefix+"index.html", page, "text/html; charset=utf-8"); err != nil {
-			return fmt.Errorf("publish %s: %w", ref.GetId(), err)
-		}
-		if err := s.feeds.upsert(ctx, site, entryOf(&article, meta)); err != nil {
+		// The three writes are independent: made at once, they cost one
+		// round trip of the handler's time instead of three.
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error { return s.cfg.Blobs.Put(gctx, prefix+"ninjs.json", ninjs, "application/json") })
+		g.Go(func() error { return s.cfg.Blobs.Put(gctx, prefix+"index.html", page, "text/html; charset=utf-8") })
+		g.Go(func() error { return s.feeds.upsert(gctx, site, entryOf(&article, meta)) })
+		if err := g.Wait(); err != nil {
 			return fmt.Errorf("publish %s: %w", ref.GetId(), err)
 		}
 		out := &pb.ArticlePublished{Article: ref, Kind: kind, Site: site, Url: url, NinjsUrl: url + "ninjs.json",
