@@ -156,31 +156,41 @@ func TestMetricCatalogue(t *testing.T) {
 	}
 }
 
-// recordingRules are the series rules.yml records.
-func recordingRules(t *testing.T) (records map[string]bool, exprs []string) {
+// rule is one entry of rules.yml.
+type rule struct {
+	Record, Alert, Expr string
+	Annotations         map[string]string
+}
+
+// rules reads every rule of rules.yml.
+func rules(t *testing.T) []rule {
 	t.Helper()
 	data, err := os.ReadFile("prometheus/rules.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var f struct {
-		Groups []struct {
-			Rules []struct {
-				Record, Alert, Expr string
-			}
-		}
+		Groups []struct{ Rules []rule }
 	}
 	if err := yaml.Unmarshal(data, &f); err != nil {
 		t.Fatal(err)
 	}
-	records = map[string]bool{}
+	var out []rule
 	for _, g := range f.Groups {
-		for _, r := range g.Rules {
-			if r.Record != "" {
-				records[r.Record] = true
-			}
-			exprs = append(exprs, r.Expr)
+		out = append(out, g.Rules...)
+	}
+	return out
+}
+
+// recordingRules are the series rules.yml records, and every expression.
+func recordingRules(t *testing.T) (records map[string]bool, exprs []string) {
+	t.Helper()
+	records = map[string]bool{}
+	for _, r := range rules(t) {
+		if r.Record != "" {
+			records[r.Record] = true
 		}
+		exprs = append(exprs, r.Expr)
 	}
 	return records, exprs
 }
@@ -279,38 +289,21 @@ func TestQueriesNameCataloguedMetrics(t *testing.T) {
 // TestRunbookCoversEveryAlert: each alert's runbook link leads to its
 // own heading in docs/operations.md.
 func TestRunbookCoversEveryAlert(t *testing.T) {
-	data, err := os.ReadFile("prometheus/rules.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f struct {
-		Groups []struct {
-			Rules []struct {
-				Alert       string
-				Annotations map[string]string
-			}
-		}
-	}
-	if err := yaml.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
-	}
 	book, err := os.ReadFile("../docs/operations.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
-	for _, g := range f.Groups {
-		for _, r := range g.Rules {
-			if r.Alert == "" {
-				continue
-			}
-			n++
-			if want := "docs/operations.md#" + strings.ToLower(r.Alert); r.Annotations["runbook"] != want {
-				t.Errorf("%s: runbook %q, want %q", r.Alert, r.Annotations["runbook"], want)
-			}
-			if !strings.Contains(string(book), "\n### "+r.Alert+"\n") {
-				t.Errorf("docs/operations.md has no section for %s", r.Alert)
-			}
+	for _, r := range rules(t) {
+		if r.Alert == "" {
+			continue
+		}
+		n++
+		if want := "docs/operations.md#" + strings.ToLower(r.Alert); r.Annotations["runbook"] != want {
+			t.Errorf("%s: runbook %q, want %q", r.Alert, r.Annotations["runbook"], want)
+		}
+		if !strings.Contains(string(book), "\n### "+r.Alert+"\n") {
+			t.Errorf("docs/operations.md has no section for %s", r.Alert)
 		}
 	}
 	if n < 7 {
