@@ -111,11 +111,7 @@ func TestChaos(t *testing.T) {
 func startChaos(t *testing.T) *chaos {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "pressline")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := pressline(t)
 	c := &chaos{t: t, bin: bin, natsDir: filepath.Join(dir, "nats"), procs: map[string]*exec.Cmd{}, logs: map[string]*bytes.Buffer{},
 		accepted: map[string]bool{}, token: "chaos-token-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

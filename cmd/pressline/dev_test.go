@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,10 +25,7 @@ import (
 // the printed site, and stops the pipeline with SIGTERM.
 func TestDevCommand(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "pressline")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := pressline(t)
 	sample, err := filepath.Abs("../../../shared/samples/quoc-oai.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -190,4 +188,40 @@ func tryGet(url string) string {
 		return ""
 	}
 	return string(b)
+}
+
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// pressline builds the binary once for the tests that run it as a
+// process. They must: the embedded S3 server changes the process's
+// working directory, which would pull the ground from under every other
+// test in this package if it ran in-process and its folder was removed.
+func pressline(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "pressline-bin-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "pressline")
+		if out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }

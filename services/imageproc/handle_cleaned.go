@@ -31,7 +31,7 @@ func (s *Service) handleCleaned(ctx context.Context, m *bus.Msg) error {
 	if err := claimcheck.OpenMessage(ctx, s.cfg.Blobs, ev.GetContent(), &article); err != nil {
 		return fmt.Errorf("imageproc %s: %w", ref.GetId(), err)
 	}
-	lastTry := m.Attempt >= s.cfg.Consumer.MaxAttempts
+	lastTry := m.Attempt >= min(s.cfg.FetchAttempts, s.cfg.Consumer.MaxAttempts)
 	article.Blocks = placeUploads(article.Blocks, ref.GetUploads())
 	var kept []*pb.Block
 	counts := map[string]int{}

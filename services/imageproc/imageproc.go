@@ -43,15 +43,20 @@ const MediaPrefix = "public/media/"
 
 // Config holds the stage's dependencies.
 type Config struct {
-	Bus         eventBus
-	Blobs       claimcheck.Store
-	Status      statusRecorder
-	Fetcher     fetcher
-	Processor   *imaging.Processor
-	Consumer    bus.ConsumerConfig
-	InlineLimit int
-	Log         *slog.Logger
-	Registerer  prometheus.Registerer
+	Bus       eventBus
+	Blobs     claimcheck.Store
+	Status    statusRecorder
+	Fetcher   fetcher
+	Processor *imaging.Processor
+	Consumer  bus.ConsumerConfig
+	// FetchAttempts is how many deliveries an image URL that does not
+	// answer gets before the image is left out (with a warning) and the
+	// article goes on: a dead link must not hold an article for the
+	// minutes the stage's own retries last. 3 when zero.
+	FetchAttempts int
+	InlineLimit   int
+	Log           *slog.Logger
+	Registerer    prometheus.Registerer
 }
 
 // Service is the imageproc stage.
@@ -64,6 +69,9 @@ type Service struct {
 func New(cfg Config) (*Service, error) {
 	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil || cfg.Fetcher == nil || cfg.Processor == nil {
 		return nil, errors.New("imageproc: Bus, Blobs, Status, Fetcher and Processor are required")
+	}
+	if cfg.FetchAttempts <= 0 {
+		cfg.FetchAttempts = 3
 	}
 	cfg.Consumer.Stage, cfg.Consumer.Subject = Stage, bus.SubjectCleaned
 	cfg.Consumer.OnGiveUp = cfg.Status.MarkFailed(Stage)
