@@ -280,6 +280,19 @@ func (c *Config) Validate(needS3Creds bool) error {
 	return errors.Join(errs...)
 }
 
+// siteName keeps a site usable in NATS subjects (pressline.site.<site>.…),
+// key-value keys and URL paths.
+var siteName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+func checkSites(newsroom string, sites []string) error {
+	for _, site := range sites {
+		if !siteName.MatchString(site) {
+			return fmt.Errorf("newsroom %q: site %q must be lower-case letters, digits, - and _ (it becomes part of subjects and URLs)", newsroom, site)
+		}
+	}
+	return nil
+}
+
 // webhookName keeps names usable in NATS subjects and consumer names.
 var webhookName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
@@ -363,7 +376,11 @@ func ParseNewsrooms(spec string) ([]Newsroom, error) {
 		if len(parts[1]) < 16 {
 			return nil, fmt.Errorf("newsroom %q: token shorter than 16 characters", parts[0])
 		}
-		out = append(out, Newsroom{Name: parts[0], TokenHash: HashToken(parts[1]), Sites: strings.Split(parts[2], ",")})
+		sites := strings.Split(parts[2], ",")
+		if err := checkSites(parts[0], sites); err != nil {
+			return nil, err
+		}
+		out = append(out, Newsroom{Name: parts[0], TokenHash: HashToken(parts[1]), Sites: sites})
 	}
 	return out, nil
 }
@@ -400,6 +417,9 @@ func ReadNewsrooms(path string) ([]Newsroom, error) {
 			return nil, fmt.Errorf("%s: newsroom %q: token_sha256 is not 64 hex digits (pressline token prints one)", path, e.Name)
 		case len(e.Sites) == 0:
 			return nil, fmt.Errorf("%s: newsroom %q publishes to no site", path, e.Name)
+		}
+		if err := checkSites(e.Name, e.Sites); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		seen[e.Name] = true
 		nr := Newsroom{Name: e.Name, Sites: e.Sites}

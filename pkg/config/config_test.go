@@ -150,3 +150,14 @@ func TestReadWebhooks(t *testing.T) {
 		}
 	}
 }
+
+func TestSiteNames(t *testing.T) {
+	if _, err := ParseNewsrooms("n:tokentokentokentoken:front,city_news"); err != nil {
+		t.Errorf("good sites refused: %v", err)
+	}
+	for _, bad := range []string{"front page", "Front", "a.b", "*", ">"} {
+		if _, err := ParseNewsrooms("n:tokentokentokentoken:" + bad); err == nil || !strings.Contains(err.Error(), "site") {
+			t.Errorf("site %q: %v", bad, err)
+		}
+	}
+}
