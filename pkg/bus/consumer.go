@@ -184,16 +184,17 @@ func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error 
 	return nil
 }
 
-// handle runs h on one delivery and settles it: ack on success, nak with a
-// delay on a retryable failure, dead letter and term when the failure is
-// permanent or the attempts are used up. Handlers run on a context that
-// shutdown does not cancel, so in-flight work finishes; AckWait bounds it.
 // delivery is a received message and the stop of its keep-alive.
 type delivery struct {
 	jetstream.Msg
 	stop func()
 }
 
+// handle runs h on one delivery and settles it: ack on success, nak with a
+// delay on a retryable failure, dead letter and term when the failure is
+// permanent or the attempts are used up. Handlers run on a context that
+// shutdown does not cancel, so in-flight work finishes; HandlerTimeout
+// bounds it.
 func (b *Bus) handle(parent context.Context, cfg ConsumerConfig, h Handler, d *delivery) {
 	jm := d.Msg
 	meta, err := jm.Metadata()
