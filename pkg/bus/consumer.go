@@ -12,7 +12,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -243,7 +242,7 @@ func (b *Bus) handle(parent context.Context, cfg ConsumerConfig, h Handler, d *d
 	if b.metrics != nil {
 		b.metrics.inFlight.WithLabelValues(cfg.Stage).Dec()
 		b.metrics.handled.WithLabelValues(cfg.Stage, outcome).Inc()
-		observeWithTrace(b.metrics.duration.WithLabelValues(cfg.Stage), time.Since(start).Seconds(), m.TraceID)
+		tracing.Observe(ctx, b.metrics.duration.WithLabelValues(cfg.Stage), time.Since(start).Seconds())
 	}
 }
 
@@ -389,14 +388,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
-}
-
-// observeWithTrace records a duration with the trace id as an exemplar, so
-// a dashboard can jump from a slow bucket to the trace of an example.
-func observeWithTrace(o prometheus.Observer, v float64, traceID string) {
-	if e, ok := o.(prometheus.ExemplarObserver); ok && traceID != "" {
-		e.ObserveWithExemplar(v, prometheus.Labels{"trace_id": traceID})
-		return
-	}
-	o.Observe(v)
 }

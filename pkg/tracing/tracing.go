@@ -14,6 +14,7 @@ import (
 	"net/url"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -93,4 +94,17 @@ func TraceID(ctx context.Context) string {
 		return ""
 	}
 	return sc.TraceID().String()
+}
+
+// Observe records v with ctx's trace id as an exemplar, so a dashboard can
+// jump from a slow bucket to the trace of an example; without a trace (or
+// an observer that takes exemplars) it records v alone.
+func Observe(ctx context.Context, o prometheus.Observer, v float64) {
+	if e, ok := o.(prometheus.ExemplarObserver); ok {
+		if id := TraceID(ctx); id != "" {
+			e.ObserveWithExemplar(v, prometheus.Labels{"trace_id": id})
+			return
+		}
+	}
+	o.Observe(v)
 }

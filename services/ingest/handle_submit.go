@@ -19,7 +19,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -108,12 +107,7 @@ func (s *Service) instrument(route string, h http.HandlerFunc) http.Handler {
 			span.SetStatus(codes.Error, http.StatusText(rec.code))
 		}
 		s.metrics.requests.WithLabelValues(route, fmt.Sprint(rec.code)).Inc()
-		d := time.Since(start).Seconds()
-		if e, ok := s.metrics.duration.WithLabelValues(route).(prometheus.ExemplarObserver); ok {
-			e.ObserveWithExemplar(d, prometheus.Labels{"trace_id": span.SpanContext().TraceID().String()})
-		} else {
-			s.metrics.duration.WithLabelValues(route).Observe(d)
-		}
+		tracing.Observe(ctx, s.metrics.duration.WithLabelValues(route), time.Since(start).Seconds())
 	})
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -18,6 +17,7 @@ import (
 	"github.com/pressline/pressline/pkg/render"
 	"github.com/pressline/pressline/pkg/slug"
 	"github.com/pressline/pressline/pkg/status"
+	"github.com/pressline/pressline/pkg/tracing"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
@@ -98,12 +98,7 @@ func (s *Service) handleMediaReady(ctx context.Context, m *bus.Msg) error {
 	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: Stage, State: status.Published, URLs: urls, Detail: kindName}); err != nil {
 		return fmt.Errorf("publish %s: %w", ref.GetId(), err)
 	}
-	latency := now.Sub(ref.GetReceivedAt().AsTime()).Seconds()
-	if e, ok := s.metrics.latency.(prometheus.ExemplarObserver); ok && m.TraceID != "" {
-		e.ObserveWithExemplar(latency, prometheus.Labels{"trace_id": m.TraceID})
-	} else {
-		s.metrics.latency.Observe(latency)
-	}
+	tracing.Observe(ctx, s.metrics.latency, now.Sub(ref.GetReceivedAt().AsTime()).Seconds())
 	m.Log.Info(kindName, "urls", urls)
 	return nil
 }
