@@ -131,26 +131,21 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, op
 
 // Get reads the whole object at key.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	for attempt := 1; ; attempt++ {
-		// One GET, without the Stat that Open makes: minio-go pins the
-		// ETag it stats, and an object replaced in between then fails to
-		// read. Feeds and pages are rewritten while people read them.
-		done := s.observe("get")
-		obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
-		var data []byte
-		if err == nil {
-			data, err = io.ReadAll(obj)
-			obj.Close()
-		}
-		done(err)
-		if err != nil && attempt < 5 && minio.ToErrorResponse(err).Code == "PreconditionFailed" {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("blob: read %s: %w", key, classify(err))
-		}
-		return data, nil
+	// One GET, without the Stat that Open makes: minio-go pins the ETag it
+	// stats, and an object replaced in between then fails to read. Feeds
+	// and pages are rewritten while people read them.
+	done := s.observe("get")
+	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	var data []byte
+	if err == nil {
+		data, err = io.ReadAll(obj)
+		obj.Close()
 	}
+	done(err)
+	if err != nil {
+		return nil, fmt.Errorf("blob: read %s: %w", key, classify(err))
+	}
+	return data, nil
 }
 
 // Open returns a reader for the object at key and what is known of it. The
