@@ -14,10 +14,8 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"mime/multipart"
 	"net"
 	"net/http"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -103,32 +101,17 @@ func benchMix(mix string, n int, sample, corpus string, photo []byte) ([]benchAr
 // withPhotos makes a multipart submission; each photo gets a JPEG comment
 // with its article and number, so its bytes (and its hash) are its own.
 func withPhotos(article, photo []byte, photos, i int) (string, []byte, error) {
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="article"`)
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	pw, err := mw.CreatePart(h)
-	if err != nil {
-		return "", nil, err
-	}
-	_, _ = pw.Write(article)
-	for p := range photos {
-		fw, err := mw.CreateFormFile("image", fmt.Sprintf("photo-%d-%d.jpg", i, p))
-		if err != nil {
-			return "", nil, err
-		}
+	files := make([]upload, photos)
+	for p := range files {
 		comment := fmt.Sprintf("pressline bench %d/%d", i, p)
 		// SOI, then a COM segment, then the rest of the file.
-		_, _ = fw.Write(photo[:2])
-		_, _ = fw.Write([]byte{0xFF, 0xFE, 0, byte(len(comment) + 2)})
-		_, _ = fw.Write([]byte(comment))
-		_, _ = fw.Write(photo[2:])
+		data := append([]byte{}, photo[:2]...)
+		data = append(data, 0xFF, 0xFE, 0, byte(len(comment)+2))
+		data = append(data, comment...)
+		data = append(data, photo[2:]...)
+		files[p] = upload{name: fmt.Sprintf("photo-%d-%d.jpg", i, p), data: data}
 	}
-	if err := mw.Close(); err != nil {
-		return "", nil, err
-	}
-	return mw.FormDataContentType(), buf.Bytes(), nil
+	return multipartFiles(article, "text/plain; charset=utf-8", files)
 }
 
 // benchPhoto is a 2400×1600 photo-like JPEG (gradients and grain), made

@@ -148,6 +148,26 @@ func (f *imageFlags) Set(v string) error { *f = append(*f, v); return nil }
 // multipartBody puts the article in a part named "article" and each
 // image in a file part, as ingest expects.
 func multipartBody(article []byte, contentType string, images []string) (string, []byte, error) {
+	var files []upload
+	for _, path := range images {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return "", nil, err
+		}
+		files = append(files, upload{name: filepath.Base(path), data: data})
+	}
+	return multipartFiles(article, contentType, files)
+}
+
+// upload is a file sent with an article.
+type upload struct {
+	name string
+	data []byte
+}
+
+// multipartFiles is a submission of an article and its files, as ingest
+// reads it: an "article" part, then one "image" part per file.
+func multipartFiles(article []byte, contentType string, files []upload) (string, []byte, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	h := textproto.MIMEHeader{}
@@ -157,17 +177,13 @@ func multipartBody(article []byte, contentType string, images []string) (string,
 	if err != nil {
 		return "", nil, err
 	}
-	pw.Write(article)
-	for _, path := range images {
-		data, err := os.ReadFile(path)
+	_, _ = pw.Write(article)
+	for _, f := range files {
+		fw, err := mw.CreateFormFile("image", f.name)
 		if err != nil {
 			return "", nil, err
 		}
-		fw, err := mw.CreateFormFile("image", filepath.Base(path))
-		if err != nil {
-			return "", nil, err
-		}
-		fw.Write(data)
+		_, _ = fw.Write(f.data)
 	}
 	if err := mw.Close(); err != nil {
 		return "", nil, err
