@@ -587,17 +587,12 @@ func startBenchLocal(ctx context.Context, workers int) (*benchLocal, error) {
 	}
 	l := &benchLocal{dir: dir, token: "bench_" + strconv.FormatUint(rand.Uint64(), 36) + strconv.FormatUint(rand.Uint64(), 36)}
 	fail := func(err error) (*benchLocal, error) { l.close(); return nil, err }
-	if l.nats, err = natsembed.Start(natsembed.Config{Dir: filepath.Join(dir, "nats"), Port: -1, SyncAlways: true}); err != nil {
+	// The S3 server picks a free port itself.
+	if l.nats, l.s3, err = startEmbedded(ctx, dir, natsembed.Config{Port: -1, SyncAlways: true},
+		s3embed.Config{AccessKey: devS3Access, SecretKey: devS3Secret}); err != nil {
 		return fail(err)
 	}
-	s3Addr, err := freeAddr()
-	if err != nil {
-		return fail(err)
-	}
-	if l.s3, err = s3embed.Start(ctx, s3embed.Config{Dir: filepath.Join(dir, "s3"), MetaDir: filepath.Join(dir, "meta-s3"),
-		Addr: s3Addr, AccessKey: devS3Access, SecretKey: devS3Secret}); err != nil {
-		return fail(err)
-	}
+	s3Addr := l.s3.Endpoint
 	httpAddr, err := freeAddr()
 	if err != nil {
 		return fail(err)

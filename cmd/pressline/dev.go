@@ -63,18 +63,13 @@ func cmdDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--nats-url: %w", err)
 	}
-	ns, err := natsembed.Start(natsembed.Config{Dir: filepath.Join(dataDir, "nats"), Host: natsHost, Port: natsPort, SyncAlways: cfg.SyncAlways})
+	ns, s3, err := startEmbedded(ctx, dataDir,
+		natsembed.Config{Host: natsHost, Port: natsPort, SyncAlways: cfg.SyncAlways},
+		s3embed.Config{Addr: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey})
 	if err != nil {
-		return fmt.Errorf("start embedded NATS on %s:%d (is another pressline dev running?): %w", natsHost, natsPort, err)
+		return err
 	}
 	defer ns.Close()
-	s3, err := s3embed.Start(ctx, s3embed.Config{
-		Dir: filepath.Join(dataDir, "s3"), MetaDir: filepath.Join(dataDir, "meta-s3"),
-		Addr: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
-	})
-	if err != nil {
-		return fmt.Errorf("start embedded S3 on %s: %w", cfg.S3Endpoint, err)
-	}
 	defer s3.Close()
 
 	d, err := connect(ctx, cfg, log)
@@ -103,6 +98,24 @@ func cmdDev(ctx context.Context, args []string) error {
 		fmt.Printf("  newsroom %q token: %s\n  try: pressline submit --wait ../shared/samples/quoc-oai.txt\n", devNewsroom, token)
 	}
 	return runAll(ctx, log, runners)
+}
+
+// startEmbedded starts the embedded NATS and S3 servers with their data
+// under dataDir, laid out as pressline dev keeps it (the S3 metadata folder
+// must not share a prefix with the data folder: see pkg/s3embed).
+func startEmbedded(ctx context.Context, dataDir string, nc natsembed.Config, sc s3embed.Config) (*natsembed.Server, *s3embed.Server, error) {
+	nc.Dir = filepath.Join(dataDir, "nats")
+	sc.Dir, sc.MetaDir = filepath.Join(dataDir, "s3"), filepath.Join(dataDir, "meta-s3")
+	ns, err := natsembed.Start(nc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("start embedded NATS on %s:%d (is another pressline dev running?): %w", nc.Host, nc.Port, err)
+	}
+	s3, err := s3embed.Start(ctx, sc)
+	if err != nil {
+		ns.Close()
+		return nil, nil, fmt.Errorf("start embedded S3 on %s: %w", sc.Addr, err)
+	}
+	return ns, s3, nil
 }
 
 // devToken reads the development newsroom's token, making one the first
