@@ -250,12 +250,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				if err != nil {
 					return 0, 0
 				}
-				var r, d float64
-				for _, st := range s.stages {
-					r += st.Redeliveries
-					d += st.DeadLetters
-				}
-				return r, d
+				return s.totals()
 			}
 		}
 	}
@@ -562,12 +557,7 @@ func (l *benchLocal) target() benchTarget {
 			byName[mf.GetName()] = mf
 		}
 		s.add(byName)
-		var r, d float64
-		for _, st := range s.stages {
-			r += st.Redeliveries
-			d += st.DeadLetters
-		}
-		return r, d
+		return s.totals()
 	}}
 }
 

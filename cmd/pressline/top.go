@@ -57,6 +57,15 @@ func scrape(ctx context.Context, client *http.Client, urls []string) (snapshot, 
 	return s, nil
 }
 
+// totals sums redeliveries and stored dead letters over the stages.
+func (s snapshot) totals() (redeliveries, deadLetters float64) {
+	for _, st := range s.stages {
+		redeliveries += st.Redeliveries
+		deadLetters += st.DeadLetters
+	}
+	return redeliveries, deadLetters
+}
+
 func (s snapshot) stage(name string) *stageStats {
 	if s.stages[name] == nil {
 		s.stages[name] = &stageStats{}
