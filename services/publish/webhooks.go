@@ -78,8 +78,12 @@ type Body struct {
 // webhookID is the same for every attempt and every process: receivers
 // de-duplicate on it.
 func webhookID(ev *pb.ArticlePublished) string {
-	kind := strings.ToLower(strings.TrimPrefix(ev.GetKind().String(), "PUBLICATION_KIND_"))
-	return fmt.Sprintf("msg_%s_v%d_%s_%s", ev.GetArticle().GetId(), ev.GetArticle().GetVersion(), ev.GetSite(), kind)
+	return fmt.Sprintf("msg_%s_v%d_%s_%s", ev.GetArticle().GetId(), ev.GetArticle().GetVersion(), ev.GetSite(), kindOf(ev))
+}
+
+// kindOf is published, updated or withdrawn.
+func kindOf(ev *pb.ArticlePublished) string {
+	return strings.ToLower(strings.TrimPrefix(ev.GetKind().String(), "PUBLICATION_KIND_"))
 }
 
 func webhookBody(ev *pb.ArticlePublished) ([]byte, error) {
@@ -93,8 +97,7 @@ func webhookBody(ev *pb.ArticlePublished) ([]byte, error) {
 	if err := json.Compact(&compact, data); err != nil {
 		return nil, err
 	}
-	kind := strings.ToLower(strings.TrimPrefix(ev.GetKind().String(), "PUBLICATION_KIND_"))
-	return json.Marshal(Body{Type: "article." + kind, Timestamp: ev.GetPublishedAt().AsTime().UTC(), Data: compact.Bytes()})
+	return json.Marshal(Body{Type: "article." + kindOf(ev), Timestamp: ev.GetPublishedAt().AsTime().UTC(), Data: compact.Bytes()})
 }
 
 // deliver POSTs one event to a subscriber, retrying with back-off until it
