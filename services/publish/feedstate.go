@@ -21,11 +21,10 @@ import (
 const FeedBucket = "pressline_feeds"
 
 type feedState struct {
-	kv   jetstream.KeyValue
-	size int
+	kv jetstream.KeyValue
 }
 
-func openFeedState(ctx context.Context, js jetstream.JetStream, replicas, size int) (*feedState, error) {
+func openFeedState(ctx context.Context, js jetstream.JetStream, replicas int) (*feedState, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: FeedBucket, Description: "Each site's articles as its index page and feeds list them.",
 		Storage: jetstream.FileStorage, Replicas: replicas, History: 1,
@@ -33,7 +32,7 @@ func openFeedState(ctx context.Context, js jetstream.JetStream, replicas, size i
 	if err != nil {
 		return nil, fmt.Errorf("publish: bucket %s: %w", FeedBucket, err)
 	}
-	return &feedState{kv: kv, size: size}, nil
+	return &feedState{kv: kv}, nil
 }
 
 func feedKey(site, id string) string { return site + "." + id }

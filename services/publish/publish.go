@@ -143,7 +143,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Tracing = noop.NewTracerProvider()
 	}
 	s := &Service{cfg: cfg, log: cfg.Log, renderer: r, now: time.Now, tracer: cfg.Tracing.Tracer("github.com/pressline/pressline/services/publish")}
-	if s.feeds, err = openFeedState(ctx, cfg.JetStream, cfg.Replicas, cfg.FeedSize); err != nil {
+	if s.feeds, err = openFeedState(ctx, cfg.JetStream, cfg.Replicas); err != nil {
 		return nil, err
 	}
 	if s.held, err = openHeld(ctx, cfg.JetStream, cfg.Replicas); err != nil {
