@@ -82,8 +82,8 @@ func TestOneTracePerArticle(t *testing.T) {
 	byID := map[string]*tracepb.Span{}
 	var names []string
 	for _, s := range col.spans {
-		if hexID(s.TraceId) == st.TraceId {
-			byID[hexID(s.SpanId)] = s
+		if hex.EncodeToString(s.TraceId) == st.TraceId {
+			byID[hex.EncodeToString(s.SpanId)] = s
 			names = append(names, s.Name)
 		}
 	}
@@ -99,7 +99,7 @@ func TestOneTracePerArticle(t *testing.T) {
 			roots++
 			continue
 		}
-		if byID[hexID(s.ParentSpanId)] == nil {
+		if byID[hex.EncodeToString(s.ParentSpanId)] == nil {
 			t.Errorf("span %q has a parent outside the trace", s.Name)
 		}
 	}
@@ -108,4 +108,3 @@ func TestOneTracePerArticle(t *testing.T) {
 	}
 }
 
-func hexID(b []byte) string { return hex.EncodeToString(b) }
