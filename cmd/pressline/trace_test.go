@@ -107,4 +107,3 @@ func TestOneTracePerArticle(t *testing.T) {
 		t.Errorf("%d root spans, want 1 (the HTTP request)", roots)
 	}
 }
-
