@@ -178,6 +178,9 @@ func New() (*Renderer, error) {
 		"fallback": fallback,
 		"mediaURL": func(m Meta, key string) string { return m.mediaURL(key) },
 		"display":  displayTime,
+		// bluemonday checks styles in lower case but keeps them as
+		// written; the page gets one spelling of a colour.
+		"lower": strings.ToLower,
 	}).ParseFS(templates, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("render: templates: %w", err)
