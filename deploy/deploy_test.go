@@ -64,11 +64,20 @@ func catalogue(t *testing.T) map[string]bool {
 }
 
 // defined finds every metric the code defines: the Namespace, Subsystem
-// and Name of prometheus.*Opts literals, and prometheus.NewDesc names.
+// and Name of prometheus.*Opts literals, and prometheus.NewDesc names
+// (a literal or prometheus.BuildFQName of parts). The namespace is
+// ops.Namespace, read from its declaration.
 func defined(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, dir := range []string{"../pkg", "../services", "../cmd"} {
+	ns := namespace(t)
+	str := func(e ast.Expr) string {
+		if sel, ok := e.(*ast.SelectorExpr); ok && ident(sel.X) == "ops" && sel.Sel.Name == "Namespace" {
+			return ns
+		}
+		return str(e)
+	}
+	for _, dir := range []string{"../internal", "../pkg", "../cmd"} {
 		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 				return err
@@ -96,7 +105,13 @@ func defined(t *testing.T) map[string]string {
 					}
 				case *ast.CallExpr:
 					if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "NewDesc" && ident(sel.X) == "prometheus" && len(n.Args) > 0 {
-						if name := str(n.Args[0]); name != "" {
+						name := str(n.Args[0])
+						if fq, ok := n.Args[0].(*ast.CallExpr); ok && len(fq.Args) == 3 {
+							if fsel, ok := fq.Fun.(*ast.SelectorExpr); ok && fsel.Sel.Name == "BuildFQName" {
+								name = strings.Join(nonEmpty(str(fq.Args[0]), str(fq.Args[1]), str(fq.Args[2])), "_")
+							}
+						}
+						if name != "" {
 							out[name] = path
 						}
 					}
@@ -110,6 +125,24 @@ func defined(t *testing.T) map[string]string {
 		}
 	}
 	return out
+}
+
+// namespace is the value of the ops.Namespace constant.
+func namespace(t *testing.T) string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "../internal/ops/ops.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obj := f.Scope.Lookup("Namespace"); obj != nil {
+		if vs, ok := obj.Decl.(*ast.ValueSpec); ok && len(vs.Values) == 1 {
+			if ns := str(vs.Values[0]); ns != "" {
+				return ns
+			}
+		}
+	}
+	t.Fatal("no Namespace constant in internal/ops")
+	return ""
 }
 
 func ident(e ast.Expr) string {

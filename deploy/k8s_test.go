@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -23,7 +25,7 @@ import (
 // Kubernetes API type: an unknown or misspelt field fails, as the API
 // server's strict field validation would (its schemas are not reachable
 // from CI).
-func manifests(t *testing.T) (deployments []*appsv1.Deployment, pdbs []*policyv1.PodDisruptionBudget, services []*corev1.Service) {
+func manifests(t *testing.T) (deployments []*appsv1.Deployment, pdbs []*policyv1.PodDisruptionBudget, services []*corev1.Service, policies []*networkingv1.NetworkPolicy) {
 	t.Helper()
 	files, _ := filepath.Glob("k8s/*.yaml")
 	if len(files) == 0 {
@@ -67,6 +69,9 @@ func manifests(t *testing.T) (deployments []*appsv1.Deployment, pdbs []*policyv1
 				obj = &corev1.Secret{}
 			case "v1 Namespace":
 				obj = &corev1.Namespace{}
+			case "networking.k8s.io/v1 NetworkPolicy":
+				np := &networkingv1.NetworkPolicy{}
+				policies, obj = append(policies, np), np
 			default:
 				t.Errorf("%s: %s %s is not a kind this test knows", file, head.APIVersion, head.Kind)
 				continue
@@ -76,14 +81,14 @@ func manifests(t *testing.T) (deployments []*appsv1.Deployment, pdbs []*policyv1
 			}
 		}
 	}
-	return deployments, pdbs, services
+	return deployments, pdbs, services, policies
 }
 
 // TestKubernetesManifests checks what operators rely on: probes, resource
 // requests, a non-root user, a disruption budget for every replicated
 // stage, and one publish replica.
 func TestKubernetesManifests(t *testing.T) {
-	deployments, pdbs, services := manifests(t)
+	deployments, pdbs, services, policies := manifests(t)
 	byName := map[string]*appsv1.Deployment{}
 	for _, d := range deployments {
 		byName[d.Name] = d
@@ -104,12 +109,26 @@ func TestKubernetesManifests(t *testing.T) {
 		if got := strings.Join(c[0].Args, " "); got != "run "+d.Name {
 			t.Errorf("%s: args %q", d.Name, got)
 		}
+		// Each service is its own NATS user, its password in a Secret no
+		// other pod mounts.
+		user, ownSecret := "", false
+		for _, e := range c[0].Env {
+			if e.Name == "PRESSLINE_NATS_USER" {
+				user = e.Value
+			}
+		}
+		for _, ef := range c[0].EnvFrom {
+			ownSecret = ownSecret || (ef.SecretRef != nil && ef.SecretRef.Name == "pressline-nats-"+d.Name)
+		}
+		if user != d.Name || !ownSecret {
+			t.Errorf("%s: NATS user %q, own password secret %v", d.Name, user, ownSecret)
+		}
 		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 		if err != nil || !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
 			t.Errorf("%s: selector does not match its pods: %v", d.Name, err)
 		}
 	}
-	for _, name := range []string{"ingest", "clean", "imageproc", "publish"} {
+	for _, name := range []string{"ingest", "clean", "imageproc", "publish", "notify"} {
 		if byName[name] == nil {
 			t.Errorf("no Deployment %s", name)
 		}
@@ -117,8 +136,8 @@ func TestKubernetesManifests(t *testing.T) {
 	if d := byName["imageproc"]; d != nil && (d.Spec.Replicas == nil || *d.Spec.Replicas < 2) {
 		t.Errorf("imageproc replicas %v, want 2", d.Spec.Replicas)
 	}
-	if d := byName["publish"]; d != nil && (d.Spec.Replicas == nil || *d.Spec.Replicas != 1 || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType) {
-		t.Errorf("publish: one replica, recreated, keeps articles in order (docs/events.md)")
+	if d := byName["publish"]; d != nil && (d.Spec.Replicas == nil || *d.Spec.Replicas < 2) {
+		t.Errorf("publish replicas %v, want 2: it scales out like the other stages (docs/events.md)", d.Spec.Replicas)
 	}
 	covered := map[string]bool{}
 	for _, p := range pdbs {
@@ -136,6 +155,16 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	if len(services) == 0 {
 		t.Error("no Service for the ingest API")
+	}
+	// Ingress is denied by default in the namespace: every pod is
+	// reached only through a policy that names who may.
+	denied := false
+	for _, p := range policies {
+		denied = denied || (len(p.Spec.PodSelector.MatchLabels) == 0 && len(p.Spec.PodSelector.MatchExpressions) == 0 &&
+			len(p.Spec.Ingress) == 0 && slices.Contains(p.Spec.PolicyTypes, networkingv1.PolicyTypeIngress))
+	}
+	if !denied {
+		t.Error("no default-deny ingress NetworkPolicy")
 	}
 	for _, f := range []string{"k8s/charts/nats-values.yaml", "k8s/charts/minio-values.yaml"} {
 		data, err := os.ReadFile(f)

@@ -11,14 +11,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pressline/pressline/pkg/events"
 	"github.com/pressline/pressline/pkg/subscriber"
 )
 
@@ -50,7 +53,13 @@ func run(natsURL, site, dir, durable, since string, log *slog.Logger) error {
 		}
 		cfg.StartAt = t
 	}
-	nc, err := nats.Connect(natsURL, nats.Name("downstream-site "+site))
+	opts := []nats.Option{nats.Name("downstream-site " + site)}
+	if u, err := url.Parse(strings.Split(natsURL, ",")[0]); err == nil && u.User != nil {
+		// A site's own user (nats://USER:PASSWORD@…) may read replies
+		// at its own inbox only.
+		opts = append(opts, nats.CustomInboxPrefix(events.InboxPrefix(u.User.Username())))
+	}
+	nc, err := nats.Connect(natsURL, opts...)
 	if err != nil {
 		return err
 	}
@@ -69,7 +78,7 @@ func run(natsURL, site, dir, durable, since string, log *slog.Logger) error {
 			log.Warn("not applied; will retry", "article_id", ev.ArticleID, "version", ev.Version, "kind", ev.Kind, "err", err)
 			return err
 		}
-		log.Info(ev.Kind, "article_id", ev.ArticleID, "version", ev.Version, "title", ev.Title)
+		log.Info(string(ev.Kind), "article_id", ev.ArticleID, "version", ev.Version, "title", ev.Title)
 		return nil
 	})
 }

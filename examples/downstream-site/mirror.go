@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/pressline/pressline/pkg/events"
 	"github.com/pressline/pressline/pkg/subscriber"
 )
 
@@ -62,8 +63,12 @@ func (m *Mirror) Apply(ctx context.Context, ev subscriber.Event) error {
 	}
 	file := filepath.Join(m.Dir, ev.ArticleID+".json")
 	switch ev.Kind {
-	case "published", "updated":
-		doc, err := m.fetch(ctx, ev.NinjsURL)
+	case events.Published, events.Updated:
+		// The event carries the document, unless it was too large.
+		doc, err := []byte(ev.Ninjs), error(nil)
+		if len(doc) == 0 {
+			doc, err = m.fetch(ctx, ev.NinjsURL)
+		}
 		if errors.Is(err, errGone) {
 			// Withdrawn since: its withdrawal follows in the stream.
 			break
@@ -74,7 +79,7 @@ func (m *Mirror) Apply(ctx context.Context, ev subscriber.Event) error {
 		if err := writeFile(file, doc); err != nil {
 			return err
 		}
-	case "withdrawn":
+	case events.Withdrawn:
 		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}

@@ -16,9 +16,11 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/pressline/pressline/pkg/bus"
+	"github.com/pressline/pressline/internal/bus"
+	"github.com/pressline/pressline/internal/layout"
+	"github.com/pressline/pressline/internal/testenv"
+	"github.com/pressline/pressline/pkg/events"
 	"github.com/pressline/pressline/pkg/subscriber"
-	"github.com/pressline/pressline/pkg/testenv"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
@@ -61,18 +63,18 @@ func (s *site) set(id, doc string) {
 }
 
 // event publishes what the publish stage would, after setting the page.
-func event(t *testing.T, b *bus.Bus, s *site, kind, id string, version uint32, doc, msgID string) {
+func event(t *testing.T, b *bus.Bus, s *site, kind events.Kind, id string, version uint32, doc, msgID string) {
 	t.Helper()
 	s.set(id, doc)
 	ref := &pb.ArticleRef{Id: id, Version: version, Sites: []string{"front"}}
-	ev := &pb.ArticlePublished{Article: ref, Site: "front", Url: s.srv.URL + "/page/" + id, PublishedAt: timestamppb.Now()}
-	if kind != "withdrawn" {
+	ev := &pb.ArticlePublished{Article: ref, Kind: kind.Proto(), Site: "front", Url: s.srv.URL + "/page/" + id, PublishedAt: timestamppb.Now()}
+	if kind != events.Withdrawn {
 		ev.NinjsUrl = s.srv.URL + "/" + id
 	}
 	if msgID == "" {
-		msgID = bus.MsgID(ref, kind+"/front")
+		msgID = bus.MsgID(ref, string(kind)+"/front")
 	}
-	if err := b.Publish(context.Background(), bus.SiteSubject("front", kind), msgID, ref, ev); err != nil {
+	if err := b.Publish(context.Background(), layout.SiteSubject("front", kind), msgID, ref, ev); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,17 +8,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pressline/pressline/pkg/events"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
-
-// Stream is where Pressline keeps publication events.
-const Stream = "PRESSLINE_SITES"
 
 // Config says what to follow.
 type Config struct {
@@ -36,14 +33,17 @@ type Config struct {
 
 // Event is one change to an article on the site.
 type Event struct {
-	Kind      string // published, updated or withdrawn
+	Kind      events.Kind
 	ArticleID string
 	Version   uint32
 	Site      string
 	URL       string // the article's page
 	NinjsURL  string // its ninjs document; empty for withdrawn
-	Title     string
-	At        time.Time
+	// Ninjs is the ninjs 3.0 document itself (JSON), when the event
+	// carries it (all but the largest do); fetch NinjsURL otherwise.
+	Ninjs string
+	Title string
+	At    time.Time
 	// Sequence is the event's position in the stream, increasing.
 	Sequence uint64
 	Raw      *pb.ArticlePublished
@@ -65,7 +65,7 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, handle func(co
 	cc := jetstream.ConsumerConfig{
 		Durable:       cfg.Durable,
 		Description:   "Downstream site following " + cfg.Site,
-		FilterSubject: "pressline.site." + cfg.Site + ".*",
+		FilterSubject: events.SiteFilter(cfg.Site),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       time.Minute,
 		MaxAckPending: 1, // strictly in order
@@ -75,9 +75,9 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, handle func(co
 		start := cfg.StartAt
 		cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
 	}
-	cons, err := js.Consumer(ctx, Stream, cfg.Durable)
+	cons, err := js.Consumer(ctx, events.Stream, cfg.Durable)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		cons, err = js.CreateConsumer(ctx, Stream, cc)
+		cons, err = js.CreateConsumer(ctx, events.Stream, cc)
 	}
 	if err != nil {
 		return fmt.Errorf("subscriber %s: %w", cfg.Durable, err)
@@ -108,16 +108,17 @@ func deliver(ctx context.Context, m jetstream.Msg, handle func(context.Context, 
 		return fmt.Errorf("subscriber: %w", err)
 	}
 	raw := &pb.ArticlePublished{}
-	if err := proto.Unmarshal(m.Data(), raw); err != nil {
+	_, kind, ok := events.ParseSiteSubject(m.Subject())
+	if err := proto.Unmarshal(m.Data(), raw); err != nil || !ok {
 		// Not an event this version understands: skipping it is the only
 		// way forward, and says so.
 		_ = m.Term()
 		return nil
 	}
 	ev := Event{
-		Kind:      m.Subject()[strings.LastIndexByte(m.Subject(), '.')+1:],
+		Kind:      kind,
 		ArticleID: raw.GetArticle().GetId(), Version: raw.GetArticle().GetVersion(),
-		Site: raw.GetSite(), URL: raw.GetUrl(), NinjsURL: raw.GetNinjsUrl(), Title: raw.GetTitle(),
+		Site: raw.GetSite(), URL: raw.GetUrl(), NinjsURL: raw.GetNinjsUrl(), Ninjs: raw.GetNinjs(), Title: raw.GetTitle(),
 		At: raw.GetPublishedAt().AsTime(), Sequence: meta.Sequence.Stream, Raw: raw,
 	}
 	if err := handle(ctx, ev); err != nil {

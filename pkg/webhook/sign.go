@@ -1,8 +1,9 @@
-// Package webhook signs and verifies webhook requests per the Standard
-// Webhooks specification (webhook-id, webhook-timestamp and
-// webhook-signature headers; HMAC-SHA256 over "id.timestamp.body"), so
-// receivers can check Pressline's requests with any existing verifier
-// library, and classifies a receiver's answer for retrying.
+// Package webhook is for the receivers of Pressline's webhooks: it
+// verifies a request per the Standard Webhooks specification (webhook-id,
+// webhook-timestamp and webhook-signature headers; HMAC-SHA256 over
+// "id.timestamp.body") and decodes its Body. Pressline signs with the same
+// code, so a receiver can equally use any other Standard Webhooks
+// verifier library.
 package webhook
 
 import (

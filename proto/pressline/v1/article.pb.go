@@ -21,6 +21,68 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// MarkKind is what a mark does.
+type MarkKind int32
+
+const (
+	MarkKind_MARK_KIND_UNSPECIFIED MarkKind = 0
+	MarkKind_MARK_KIND_LINK        MarkKind = 1
+	MarkKind_MARK_KIND_EMPHASIS    MarkKind = 2
+	MarkKind_MARK_KIND_STRONG      MarkKind = 3
+	MarkKind_MARK_KIND_CODE        MarkKind = 4
+	MarkKind_MARK_KIND_SUBSCRIPT   MarkKind = 5
+	MarkKind_MARK_KIND_SUPERSCRIPT MarkKind = 6
+)
+
+// Enum value maps for MarkKind.
+var (
+	MarkKind_name = map[int32]string{
+		0: "MARK_KIND_UNSPECIFIED",
+		1: "MARK_KIND_LINK",
+		2: "MARK_KIND_EMPHASIS",
+		3: "MARK_KIND_STRONG",
+		4: "MARK_KIND_CODE",
+		5: "MARK_KIND_SUBSCRIPT",
+		6: "MARK_KIND_SUPERSCRIPT",
+	}
+	MarkKind_value = map[string]int32{
+		"MARK_KIND_UNSPECIFIED": 0,
+		"MARK_KIND_LINK":        1,
+		"MARK_KIND_EMPHASIS":    2,
+		"MARK_KIND_STRONG":      3,
+		"MARK_KIND_CODE":        4,
+		"MARK_KIND_SUBSCRIPT":   5,
+		"MARK_KIND_SUPERSCRIPT": 6,
+	}
+)
+
+func (x MarkKind) Enum() *MarkKind {
+	p := new(MarkKind)
+	*p = x
+	return p
+}
+
+func (x MarkKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MarkKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_pressline_v1_article_proto_enumTypes[0].Descriptor()
+}
+
+func (MarkKind) Type() protoreflect.EnumType {
+	return &file_pressline_v1_article_proto_enumTypes[0]
+}
+
+func (x MarkKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MarkKind.Descriptor instead.
+func (MarkKind) EnumDescriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{0}
+}
+
 // Article is a cleaned, structured article: what the clean stage makes of a
 // newsroom's input and what every later stage reads. Its JSON form
 // (protojson with proto field names) is what `pressline clean` prints.
@@ -45,7 +107,24 @@ type Article struct {
 	// BCP 47 tag, e.g. "vi" or "en".
 	Language string `protobuf:"bytes,11,opt,name=language,proto3" json:"language,omitempty"`
 	// Editorial problems found and not fixed, for an editor to look at.
-	Warnings      []*Warning `protobuf:"bytes,12,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Warnings []*Warning `protobuf:"bytes,12,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// The lead with its inline marks (links, emphasis, …); lead holds its
+	// plain text. Empty when the lead has no marks.
+	LeadSpans []*Span `protobuf:"bytes,13,rep,name=lead_spans,json=leadSpans,proto3" json:"lead_spans,omitempty"`
+	// What the article is about: subjects (IPTC Media Topics and other
+	// schemes), its genres, and the places, people and organisations it
+	// names, as the newsroom or agency classified them.
+	Subjects []*Concept `protobuf:"bytes,14,rep,name=subjects,proto3" json:"subjects,omitempty"`
+	Genres   []*Concept `protobuf:"bytes,15,rep,name=genres,proto3" json:"genres,omitempty"`
+	Keywords []string   `protobuf:"bytes,16,rep,name=keywords,proto3" json:"keywords,omitempty"`
+	// 1 (most urgent) to 9, as ninjs has it; 0 when not given.
+	Urgency       int32      `protobuf:"varint,17,opt,name=urgency,proto3" json:"urgency,omitempty"`
+	Places        []*Concept `protobuf:"bytes,18,rep,name=places,proto3" json:"places,omitempty"`
+	People        []*Concept `protobuf:"bytes,19,rep,name=people,proto3" json:"people,omitempty"`
+	Organisations []*Concept `protobuf:"bytes,20,rep,name=organisations,proto3" json:"organisations,omitempty"`
+	Rights        *Rights    `protobuf:"bytes,21,opt,name=rights,proto3" json:"rights,omitempty"`
+	// The page's canonical URL, when the input named one.
+	CanonicalUrl  string `protobuf:"bytes,22,opt,name=canonical_url,json=canonicalUrl,proto3" json:"canonical_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -164,6 +243,210 @@ func (x *Article) GetWarnings() []*Warning {
 	return nil
 }
 
+func (x *Article) GetLeadSpans() []*Span {
+	if x != nil {
+		return x.LeadSpans
+	}
+	return nil
+}
+
+func (x *Article) GetSubjects() []*Concept {
+	if x != nil {
+		return x.Subjects
+	}
+	return nil
+}
+
+func (x *Article) GetGenres() []*Concept {
+	if x != nil {
+		return x.Genres
+	}
+	return nil
+}
+
+func (x *Article) GetKeywords() []string {
+	if x != nil {
+		return x.Keywords
+	}
+	return nil
+}
+
+func (x *Article) GetUrgency() int32 {
+	if x != nil {
+		return x.Urgency
+	}
+	return 0
+}
+
+func (x *Article) GetPlaces() []*Concept {
+	if x != nil {
+		return x.Places
+	}
+	return nil
+}
+
+func (x *Article) GetPeople() []*Concept {
+	if x != nil {
+		return x.People
+	}
+	return nil
+}
+
+func (x *Article) GetOrganisations() []*Concept {
+	if x != nil {
+		return x.Organisations
+	}
+	return nil
+}
+
+func (x *Article) GetRights() *Rights {
+	if x != nil {
+		return x.Rights
+	}
+	return nil
+}
+
+func (x *Article) GetCanonicalUrl() string {
+	if x != nil {
+		return x.CanonicalUrl
+	}
+	return ""
+}
+
+// Concept is a subject, genre, place, person or organisation, named and
+// identified as its source did.
+type Concept struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its identifier, e.g. http://cv.iptc.org/newscodes/mediatopic/20000763.
+	Uri string `protobuf:"bytes,2,opt,name=uri,proto3" json:"uri,omitempty"`
+	// A scheme-qualified code, e.g. medtop:20000763.
+	Code string `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
+	// How it relates to the article, as ninjs' rel.
+	Rel           string `protobuf:"bytes,4,opt,name=rel,proto3" json:"rel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Concept) Reset() {
+	*x = Concept{}
+	mi := &file_pressline_v1_article_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Concept) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Concept) ProtoMessage() {}
+
+func (x *Concept) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Concept.ProtoReflect.Descriptor instead.
+func (*Concept) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Concept) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Concept) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+func (x *Concept) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *Concept) GetRel() string {
+	if x != nil {
+		return x.Rel
+	}
+	return ""
+}
+
+// Rights says who holds the article and how it may be used.
+type Rights struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	CopyrightNotice string                 `protobuf:"bytes,1,opt,name=copyright_notice,json=copyrightNotice,proto3" json:"copyright_notice,omitempty"`
+	UsageTerms      string                 `protobuf:"bytes,2,opt,name=usage_terms,json=usageTerms,proto3" json:"usage_terms,omitempty"`
+	CopyrightHolder string                 `protobuf:"bytes,3,opt,name=copyright_holder,json=copyrightHolder,proto3" json:"copyright_holder,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Rights) Reset() {
+	*x = Rights{}
+	mi := &file_pressline_v1_article_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rights) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rights) ProtoMessage() {}
+
+func (x *Rights) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rights.ProtoReflect.Descriptor instead.
+func (*Rights) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Rights) GetCopyrightNotice() string {
+	if x != nil {
+		return x.CopyrightNotice
+	}
+	return ""
+}
+
+func (x *Rights) GetUsageTerms() string {
+	if x != nil {
+		return x.UsageTerms
+	}
+	return ""
+}
+
+func (x *Rights) GetCopyrightHolder() string {
+	if x != nil {
+		return x.CopyrightHolder
+	}
+	return ""
+}
+
 // Block is one element of the body.
 type Block struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -173,6 +456,12 @@ type Block struct {
 	//	*Block_Image
 	//	*Block_Heading
 	//	*Block_Quote
+	//	*Block_List
+	//	*Block_Table
+	//	*Block_Code
+	//	*Block_Embed
+	//	*Block_Gallery
+	//	*Block_Divider
 	Kind          isBlock_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -180,7 +469,7 @@ type Block struct {
 
 func (x *Block) Reset() {
 	*x = Block{}
-	mi := &file_pressline_v1_article_proto_msgTypes[1]
+	mi := &file_pressline_v1_article_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -192,7 +481,7 @@ func (x *Block) String() string {
 func (*Block) ProtoMessage() {}
 
 func (x *Block) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_article_proto_msgTypes[1]
+	mi := &file_pressline_v1_article_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -205,7 +494,7 @@ func (x *Block) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Block.ProtoReflect.Descriptor instead.
 func (*Block) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_article_proto_rawDescGZIP(), []int{1}
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Block) GetKind() isBlock_Kind {
@@ -251,6 +540,60 @@ func (x *Block) GetQuote() *Quote {
 	return nil
 }
 
+func (x *Block) GetList() *List {
+	if x != nil {
+		if x, ok := x.Kind.(*Block_List); ok {
+			return x.List
+		}
+	}
+	return nil
+}
+
+func (x *Block) GetTable() *Table {
+	if x != nil {
+		if x, ok := x.Kind.(*Block_Table); ok {
+			return x.Table
+		}
+	}
+	return nil
+}
+
+func (x *Block) GetCode() *Code {
+	if x != nil {
+		if x, ok := x.Kind.(*Block_Code); ok {
+			return x.Code
+		}
+	}
+	return nil
+}
+
+func (x *Block) GetEmbed() *Embed {
+	if x != nil {
+		if x, ok := x.Kind.(*Block_Embed); ok {
+			return x.Embed
+		}
+	}
+	return nil
+}
+
+func (x *Block) GetGallery() *Gallery {
+	if x != nil {
+		if x, ok := x.Kind.(*Block_Gallery); ok {
+			return x.Gallery
+		}
+	}
+	return nil
+}
+
+func (x *Block) GetDivider() *Divider {
+	if x != nil {
+		if x, ok := x.Kind.(*Block_Divider); ok {
+			return x.Divider
+		}
+	}
+	return nil
+}
+
 type isBlock_Kind interface {
 	isBlock_Kind()
 }
@@ -271,6 +614,30 @@ type Block_Quote struct {
 	Quote *Quote `protobuf:"bytes,4,opt,name=quote,proto3,oneof"`
 }
 
+type Block_List struct {
+	List *List `protobuf:"bytes,5,opt,name=list,proto3,oneof"`
+}
+
+type Block_Table struct {
+	Table *Table `protobuf:"bytes,6,opt,name=table,proto3,oneof"`
+}
+
+type Block_Code struct {
+	Code *Code `protobuf:"bytes,7,opt,name=code,proto3,oneof"`
+}
+
+type Block_Embed struct {
+	Embed *Embed `protobuf:"bytes,8,opt,name=embed,proto3,oneof"`
+}
+
+type Block_Gallery struct {
+	Gallery *Gallery `protobuf:"bytes,9,opt,name=gallery,proto3,oneof"`
+}
+
+type Block_Divider struct {
+	Divider *Divider `protobuf:"bytes,10,opt,name=divider,proto3,oneof"`
+}
+
 func (*Block_Paragraph) isBlock_Kind() {}
 
 func (*Block_Image) isBlock_Kind() {}
@@ -279,17 +646,30 @@ func (*Block_Heading) isBlock_Kind() {}
 
 func (*Block_Quote) isBlock_Kind() {}
 
+func (*Block_List) isBlock_Kind() {}
+
+func (*Block_Table) isBlock_Kind() {}
+
+func (*Block_Code) isBlock_Kind() {}
+
+func (*Block_Embed) isBlock_Kind() {}
+
+func (*Block_Gallery) isBlock_Kind() {}
+
+func (*Block_Divider) isBlock_Kind() {}
+
 // Paragraph is a paragraph of body text.
 type Paragraph struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	Spans         []*Span                `protobuf:"bytes,2,rep,name=spans,proto3" json:"spans,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Paragraph) Reset() {
 	*x = Paragraph{}
-	mi := &file_pressline_v1_article_proto_msgTypes[2]
+	mi := &file_pressline_v1_article_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -301,7 +681,7 @@ func (x *Paragraph) String() string {
 func (*Paragraph) ProtoMessage() {}
 
 func (x *Paragraph) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_article_proto_msgTypes[2]
+	mi := &file_pressline_v1_article_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -314,7 +694,7 @@ func (x *Paragraph) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Paragraph.ProtoReflect.Descriptor instead.
 func (*Paragraph) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_article_proto_rawDescGZIP(), []int{2}
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Paragraph) GetText() string {
@@ -324,17 +704,28 @@ func (x *Paragraph) GetText() string {
 	return ""
 }
 
+func (x *Paragraph) GetSpans() []*Span {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
 // Heading is a subheading inside the body.
 type Heading struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	Spans []*Span                `protobuf:"bytes,2,rep,name=spans,proto3" json:"spans,omitempty"`
+	// 2 to 4 (the title is the page's 1); 0, in articles stored before
+	// levels were kept, reads as 2.
+	Level         int32 `protobuf:"varint,3,opt,name=level,proto3" json:"level,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Heading) Reset() {
 	*x = Heading{}
-	mi := &file_pressline_v1_article_proto_msgTypes[3]
+	mi := &file_pressline_v1_article_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -346,7 +737,7 @@ func (x *Heading) String() string {
 func (*Heading) ProtoMessage() {}
 
 func (x *Heading) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_article_proto_msgTypes[3]
+	mi := &file_pressline_v1_article_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -359,7 +750,7 @@ func (x *Heading) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heading.ProtoReflect.Descriptor instead.
 func (*Heading) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_article_proto_rawDescGZIP(), []int{3}
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Heading) GetText() string {
@@ -369,17 +760,34 @@ func (x *Heading) GetText() string {
 	return ""
 }
 
+func (x *Heading) GetSpans() []*Span {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
+func (x *Heading) GetLevel() int32 {
+	if x != nil {
+		return x.Level
+	}
+	return 0
+}
+
 // Quote is a pulled or block quote.
 type Quote struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	Spans []*Span                `protobuf:"bytes,2,rep,name=spans,proto3" json:"spans,omitempty"`
+	// Who said it, where the input gave it apart from the quote.
+	Attribution   string `protobuf:"bytes,3,opt,name=attribution,proto3" json:"attribution,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Quote) Reset() {
 	*x = Quote{}
-	mi := &file_pressline_v1_article_proto_msgTypes[4]
+	mi := &file_pressline_v1_article_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +799,7 @@ func (x *Quote) String() string {
 func (*Quote) ProtoMessage() {}
 
 func (x *Quote) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_article_proto_msgTypes[4]
+	mi := &file_pressline_v1_article_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,12 +812,705 @@ func (x *Quote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Quote.ProtoReflect.Descriptor instead.
 func (*Quote) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_article_proto_rawDescGZIP(), []int{4}
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Quote) GetText() string {
 	if x != nil {
 		return x.Text
+	}
+	return ""
+}
+
+func (x *Quote) GetSpans() []*Span {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
+func (x *Quote) GetAttribution() string {
+	if x != nil {
+		return x.Attribution
+	}
+	return ""
+}
+
+// List is a bulleted or numbered list; an item may hold lists of its own.
+type List struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Ordered bool                   `protobuf:"varint,1,opt,name=ordered,proto3" json:"ordered,omitempty"`
+	Items   []*ListItem            `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	// The first number of an ordered list; 0 is 1.
+	Start         int32 `protobuf:"varint,3,opt,name=start,proto3" json:"start,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *List) Reset() {
+	*x = List{}
+	mi := &file_pressline_v1_article_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *List) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*List) ProtoMessage() {}
+
+func (x *List) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use List.ProtoReflect.Descriptor instead.
+func (*List) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *List) GetOrdered() bool {
+	if x != nil {
+		return x.Ordered
+	}
+	return false
+}
+
+func (x *List) GetItems() []*ListItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *List) GetStart() int32 {
+	if x != nil {
+		return x.Start
+	}
+	return 0
+}
+
+// ListItem is one item of a list.
+type ListItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	Spans []*Span                `protobuf:"bytes,2,rep,name=spans,proto3" json:"spans,omitempty"`
+	// Lists nested in the item, after its text.
+	Lists         []*List `protobuf:"bytes,3,rep,name=lists,proto3" json:"lists,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListItem) Reset() {
+	*x = ListItem{}
+	mi := &file_pressline_v1_article_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListItem) ProtoMessage() {}
+
+func (x *ListItem) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListItem.ProtoReflect.Descriptor instead.
+func (*ListItem) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListItem) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *ListItem) GetSpans() []*Span {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
+func (x *ListItem) GetLists() []*List {
+	if x != nil {
+		return x.Lists
+	}
+	return nil
+}
+
+// Table is a table of data, its header rows apart from its body.
+type Table struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Header        []*TableRow            `protobuf:"bytes,1,rep,name=header,proto3" json:"header,omitempty"`
+	Rows          []*TableRow            `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
+	Caption       string                 `protobuf:"bytes,3,opt,name=caption,proto3" json:"caption,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Table) Reset() {
+	*x = Table{}
+	mi := &file_pressline_v1_article_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Table) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Table) ProtoMessage() {}
+
+func (x *Table) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Table.ProtoReflect.Descriptor instead.
+func (*Table) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Table) GetHeader() []*TableRow {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *Table) GetRows() []*TableRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *Table) GetCaption() string {
+	if x != nil {
+		return x.Caption
+	}
+	return ""
+}
+
+// TableRow is one row of a table.
+type TableRow struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cells         []*TableCell           `protobuf:"bytes,1,rep,name=cells,proto3" json:"cells,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TableRow) Reset() {
+	*x = TableRow{}
+	mi := &file_pressline_v1_article_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TableRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TableRow) ProtoMessage() {}
+
+func (x *TableRow) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TableRow.ProtoReflect.Descriptor instead.
+func (*TableRow) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TableRow) GetCells() []*TableCell {
+	if x != nil {
+		return x.Cells
+	}
+	return nil
+}
+
+// TableCell is one cell of a row.
+type TableCell struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	Spans []*Span                `protobuf:"bytes,2,rep,name=spans,proto3" json:"spans,omitempty"`
+	// A header cell (th), in the header or at the start of a body row.
+	Header bool `protobuf:"varint,3,opt,name=header,proto3" json:"header,omitempty"`
+	// Columns and rows the cell spans; 0 is 1.
+	Colspan       int32 `protobuf:"varint,4,opt,name=colspan,proto3" json:"colspan,omitempty"`
+	Rowspan       int32 `protobuf:"varint,5,opt,name=rowspan,proto3" json:"rowspan,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TableCell) Reset() {
+	*x = TableCell{}
+	mi := &file_pressline_v1_article_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TableCell) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TableCell) ProtoMessage() {}
+
+func (x *TableCell) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TableCell.ProtoReflect.Descriptor instead.
+func (*TableCell) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TableCell) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *TableCell) GetSpans() []*Span {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
+func (x *TableCell) GetHeader() bool {
+	if x != nil {
+		return x.Header
+	}
+	return false
+}
+
+func (x *TableCell) GetColspan() int32 {
+	if x != nil {
+		return x.Colspan
+	}
+	return 0
+}
+
+func (x *TableCell) GetRowspan() int32 {
+	if x != nil {
+		return x.Rowspan
+	}
+	return 0
+}
+
+// Code is preformatted text, such as a code sample, kept as written.
+type Code struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// The language, where the input gave one (e.g. "go", "python").
+	Language      string `protobuf:"bytes,2,opt,name=language,proto3" json:"language,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Code) Reset() {
+	*x = Code{}
+	mi := &file_pressline_v1_article_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Code) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Code) ProtoMessage() {}
+
+func (x *Code) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Code.ProtoReflect.Descriptor instead.
+func (*Code) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Code) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Code) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+// Embed is content from another platform (a video, a post), kept as a
+// link to it: pages show a card or a click-to-load frame, never the
+// platform's own script.
+type Embed struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// youtube, vimeo, x, instagram, facebook, tiktok, or iframe for any
+	// other frame.
+	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	// The canonical URL of what is embedded (the video's or post's page).
+	Url    string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	Title  string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Author string `protobuf:"bytes,4,opt,name=author,proto3" json:"author,omitempty"`
+	// A picture of it, where the input had one (a URL).
+	Thumbnail string `protobuf:"bytes,5,opt,name=thumbnail,proto3" json:"thumbnail,omitempty"`
+	// The text the embed showed without its script (a post's words).
+	Text string `protobuf:"bytes,6,opt,name=text,proto3" json:"text,omitempty"`
+	// The thumbnail's renditions, made by imageproc from thumbnail, so a
+	// page shows it without asking the platform.
+	ThumbnailMedia *Media `protobuf:"bytes,7,opt,name=thumbnail_media,json=thumbnailMedia,proto3" json:"thumbnail_media,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Embed) Reset() {
+	*x = Embed{}
+	mi := &file_pressline_v1_article_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Embed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Embed) ProtoMessage() {}
+
+func (x *Embed) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Embed.ProtoReflect.Descriptor instead.
+func (*Embed) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Embed) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *Embed) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Embed) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Embed) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *Embed) GetThumbnail() string {
+	if x != nil {
+		return x.Thumbnail
+	}
+	return ""
+}
+
+func (x *Embed) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Embed) GetThumbnailMedia() *Media {
+	if x != nil {
+		return x.ThumbnailMedia
+	}
+	return nil
+}
+
+// Gallery is several images shown together.
+type Gallery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Images        []*Image               `protobuf:"bytes,1,rep,name=images,proto3" json:"images,omitempty"`
+	Caption       string                 `protobuf:"bytes,2,opt,name=caption,proto3" json:"caption,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Gallery) Reset() {
+	*x = Gallery{}
+	mi := &file_pressline_v1_article_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Gallery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Gallery) ProtoMessage() {}
+
+func (x *Gallery) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Gallery.ProtoReflect.Descriptor instead.
+func (*Gallery) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Gallery) GetImages() []*Image {
+	if x != nil {
+		return x.Images
+	}
+	return nil
+}
+
+func (x *Gallery) GetCaption() string {
+	if x != nil {
+		return x.Caption
+	}
+	return ""
+}
+
+// Divider is a thematic break (hr, * * *).
+type Divider struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Divider) Reset() {
+	*x = Divider{}
+	mi := &file_pressline_v1_article_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Divider) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Divider) ProtoMessage() {}
+
+func (x *Divider) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Divider.ProtoReflect.Descriptor instead.
+func (*Divider) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{15}
+}
+
+// Span is a run of text with the marks it carries.
+type Span struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	Marks []*Mark                `protobuf:"bytes,2,rep,name=marks,proto3" json:"marks,omitempty"`
+	// A line break; text is empty.
+	LineBreak     bool `protobuf:"varint,3,opt,name=line_break,json=lineBreak,proto3" json:"line_break,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Span) Reset() {
+	*x = Span{}
+	mi := &file_pressline_v1_article_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Span) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Span) ProtoMessage() {}
+
+func (x *Span) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Span.ProtoReflect.Descriptor instead.
+func (*Span) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Span) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Span) GetMarks() []*Mark {
+	if x != nil {
+		return x.Marks
+	}
+	return nil
+}
+
+func (x *Span) GetLineBreak() bool {
+	if x != nil {
+		return x.LineBreak
+	}
+	return false
+}
+
+// Mark is one kind of inline formatting on a span.
+type Mark struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  MarkKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=pressline.v1.MarkKind" json:"kind,omitempty"`
+	// Links: an absolute http, https or mailto URL, and its title if any.
+	Href          string `protobuf:"bytes,2,opt,name=href,proto3" json:"href,omitempty"`
+	Title         string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Mark) Reset() {
+	*x = Mark{}
+	mi := &file_pressline_v1_article_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Mark) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Mark) ProtoMessage() {}
+
+func (x *Mark) ProtoReflect() protoreflect.Message {
+	mi := &file_pressline_v1_article_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Mark.ProtoReflect.Descriptor instead.
+func (*Mark) Descriptor() ([]byte, []int) {
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Mark) GetKind() MarkKind {
+	if x != nil {
+		return x.Kind
+	}
+	return MarkKind_MARK_KIND_UNSPECIFIED
+}
+
+func (x *Mark) GetHref() string {
+	if x != nil {
+		return x.Href
+	}
+	return ""
+}
+
+func (x *Mark) GetTitle() string {
+	if x != nil {
+		return x.Title
 	}
 	return ""
 }
@@ -423,14 +1524,16 @@ type Image struct {
 	Caption string `protobuf:"bytes,3,opt,name=caption,proto3" json:"caption,omitempty"`
 	Credit  string `protobuf:"bytes,4,opt,name=credit,proto3" json:"credit,omitempty"`
 	// Web renditions, set by imageproc; empty until then.
-	Media         *Media `protobuf:"bytes,5,opt,name=media,proto3" json:"media,omitempty"`
+	Media *Media `protobuf:"bytes,5,opt,name=media,proto3" json:"media,omitempty"`
+	// The caption with its marks; empty when it has none.
+	CaptionSpans  []*Span `protobuf:"bytes,6,rep,name=caption_spans,json=captionSpans,proto3" json:"caption_spans,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Image) Reset() {
 	*x = Image{}
-	mi := &file_pressline_v1_article_proto_msgTypes[5]
+	mi := &file_pressline_v1_article_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +1545,7 @@ func (x *Image) String() string {
 func (*Image) ProtoMessage() {}
 
 func (x *Image) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_article_proto_msgTypes[5]
+	mi := &file_pressline_v1_article_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,7 +1558,7 @@ func (x *Image) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Image.ProtoReflect.Descriptor instead.
 func (*Image) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_article_proto_rawDescGZIP(), []int{5}
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Image) GetSrc() string {
@@ -493,6 +1596,13 @@ func (x *Image) GetMedia() *Media {
 	return nil
 }
 
+func (x *Image) GetCaptionSpans() []*Span {
+	if x != nil {
+		return x.CaptionSpans
+	}
+	return nil
+}
+
 // Media is what imageproc made of an image's source.
 type Media struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -513,15 +1623,20 @@ type Media struct {
 	Copyright       string `protobuf:"bytes,9,opt,name=copyright,proto3" json:"copyright,omitempty"`
 	// Where attention falls, as fractions of width and height from the top
 	// left, for pages that crop (libvips' attention-based smart crop).
-	FocalX        float32 `protobuf:"fixed32,10,opt,name=focal_x,json=focalX,proto3" json:"focal_x,omitempty"`
-	FocalY        float32 `protobuf:"fixed32,11,opt,name=focal_y,json=focalY,proto3" json:"focal_y,omitempty"`
+	FocalX float32 `protobuf:"fixed32,10,opt,name=focal_x,json=focalX,proto3" json:"focal_x,omitempty"`
+	FocalY float32 `protobuf:"fixed32,11,opt,name=focal_y,json=focalY,proto3" json:"focal_y,omitempty"`
+	// Crops around the focal point, one per aspect (16:9, 4:3, 1:1), for
+	// search engines' article images: made once the photo leads an
+	// article (empty until then), without an aspect the photo cannot give
+	// 50,000 pixels in.
+	Crops         []*Rendition `protobuf:"bytes,12,rep,name=crops,proto3" json:"crops,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Media) Reset() {
 	*x = Media{}
-	mi := &file_pressline_v1_article_proto_msgTypes[6]
+	mi := &file_pressline_v1_article_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -533,7 +1648,7 @@ func (x *Media) String() string {
 func (*Media) ProtoMessage() {}
 
 func (x *Media) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_article_proto_msgTypes[6]
+	mi := &file_pressline_v1_article_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -546,7 +1661,7 @@ func (x *Media) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Media.ProtoReflect.Descriptor instead.
 func (*Media) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_article_proto_rawDescGZIP(), []int{6}
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Media) GetSha256() string {
@@ -626,6 +1741,13 @@ func (x *Media) GetFocalY() float32 {
 	return 0
 }
 
+func (x *Media) GetCrops() []*Rendition {
+	if x != nil {
+		return x.Crops
+	}
+	return nil
+}
+
 // Rendition is one stored web version of an image.
 type Rendition struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -638,14 +1760,17 @@ type Rendition struct {
 	Bytes  int64  `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
 	// Every frame of an animated source; the other renditions show its
 	// first frame.
-	Animated      bool `protobuf:"varint,6,opt,name=animated,proto3" json:"animated,omitempty"`
+	Animated bool `protobuf:"varint,6,opt,name=animated,proto3" json:"animated,omitempty"`
+	// A crop's aspect, "16:9", "4:3" or "1:1"; empty for a rendition of
+	// the whole image.
+	Aspect        string `protobuf:"bytes,7,opt,name=aspect,proto3" json:"aspect,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Rendition) Reset() {
 	*x = Rendition{}
-	mi := &file_pressline_v1_article_proto_msgTypes[7]
+	mi := &file_pressline_v1_article_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +1782,7 @@ func (x *Rendition) String() string {
 func (*Rendition) ProtoMessage() {}
 
 func (x *Rendition) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_article_proto_msgTypes[7]
+	mi := &file_pressline_v1_article_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +1795,7 @@ func (x *Rendition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rendition.ProtoReflect.Descriptor instead.
 func (*Rendition) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_article_proto_rawDescGZIP(), []int{7}
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Rendition) GetKey() string {
@@ -715,6 +1840,13 @@ func (x *Rendition) GetAnimated() bool {
 	return false
 }
 
+func (x *Rendition) GetAspect() string {
+	if x != nil {
+		return x.Aspect
+	}
+	return ""
+}
+
 // Byline names one author.
 type Byline struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -727,7 +1859,7 @@ type Byline struct {
 
 func (x *Byline) Reset() {
 	*x = Byline{}
-	mi := &file_pressline_v1_article_proto_msgTypes[8]
+	mi := &file_pressline_v1_article_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +1871,7 @@ func (x *Byline) String() string {
 func (*Byline) ProtoMessage() {}
 
 func (x *Byline) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_article_proto_msgTypes[8]
+	mi := &file_pressline_v1_article_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +1884,7 @@ func (x *Byline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Byline.ProtoReflect.Descriptor instead.
 func (*Byline) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_article_proto_rawDescGZIP(), []int{8}
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Byline) GetName() string {
@@ -780,7 +1912,7 @@ type RelatedLink struct {
 
 func (x *RelatedLink) Reset() {
 	*x = RelatedLink{}
-	mi := &file_pressline_v1_article_proto_msgTypes[9]
+	mi := &file_pressline_v1_article_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +1924,7 @@ func (x *RelatedLink) String() string {
 func (*RelatedLink) ProtoMessage() {}
 
 func (x *RelatedLink) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_article_proto_msgTypes[9]
+	mi := &file_pressline_v1_article_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +1937,7 @@ func (x *RelatedLink) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RelatedLink.ProtoReflect.Descriptor instead.
 func (*RelatedLink) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_article_proto_rawDescGZIP(), []int{9}
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RelatedLink) GetTitle() string {
@@ -834,7 +1966,7 @@ type Warning struct {
 
 func (x *Warning) Reset() {
 	*x = Warning{}
-	mi := &file_pressline_v1_article_proto_msgTypes[10]
+	mi := &file_pressline_v1_article_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +1978,7 @@ func (x *Warning) String() string {
 func (*Warning) ProtoMessage() {}
 
 func (x *Warning) ProtoReflect() protoreflect.Message {
-	mi := &file_pressline_v1_article_proto_msgTypes[10]
+	mi := &file_pressline_v1_article_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +1991,7 @@ func (x *Warning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Warning.ProtoReflect.Descriptor instead.
 func (*Warning) Descriptor() ([]byte, []int) {
-	return file_pressline_v1_article_proto_rawDescGZIP(), []int{10}
+	return file_pressline_v1_article_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Warning) GetCode() string {
@@ -880,7 +2012,7 @@ var File_pressline_v1_article_proto protoreflect.FileDescriptor
 
 const file_pressline_v1_article_proto_rawDesc = "" +
 	"\n" +
-	"\x1apressline/v1/article.proto\x12\fpressline.v1\"\x9b\x03\n" +
+	"\x1apressline/v1/article.proto\x12\fpressline.v1\"\xd4\x06\n" +
 	"\aArticle\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x16\n" +
 	"\x06kicker\x18\x02 \x01(\tR\x06kicker\x12\x1a\n" +
@@ -894,25 +2026,103 @@ const file_pressline_v1_article_proto_rawDesc = "" +
 	"\arelated\x18\n" +
 	" \x03(\v2\x19.pressline.v1.RelatedLinkR\arelated\x12\x1a\n" +
 	"\blanguage\x18\v \x01(\tR\blanguage\x121\n" +
-	"\bwarnings\x18\f \x03(\v2\x15.pressline.v1.WarningR\bwarnings\"\xd5\x01\n" +
+	"\bwarnings\x18\f \x03(\v2\x15.pressline.v1.WarningR\bwarnings\x121\n" +
+	"\n" +
+	"lead_spans\x18\r \x03(\v2\x12.pressline.v1.SpanR\tleadSpans\x121\n" +
+	"\bsubjects\x18\x0e \x03(\v2\x15.pressline.v1.ConceptR\bsubjects\x12-\n" +
+	"\x06genres\x18\x0f \x03(\v2\x15.pressline.v1.ConceptR\x06genres\x12\x1a\n" +
+	"\bkeywords\x18\x10 \x03(\tR\bkeywords\x12\x18\n" +
+	"\aurgency\x18\x11 \x01(\x05R\aurgency\x12-\n" +
+	"\x06places\x18\x12 \x03(\v2\x15.pressline.v1.ConceptR\x06places\x12-\n" +
+	"\x06people\x18\x13 \x03(\v2\x15.pressline.v1.ConceptR\x06people\x12;\n" +
+	"\rorganisations\x18\x14 \x03(\v2\x15.pressline.v1.ConceptR\rorganisations\x12,\n" +
+	"\x06rights\x18\x15 \x01(\v2\x14.pressline.v1.RightsR\x06rights\x12#\n" +
+	"\rcanonical_url\x18\x16 \x01(\tR\fcanonicalUrl\"U\n" +
+	"\aConcept\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03uri\x18\x02 \x01(\tR\x03uri\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\x12\x10\n" +
+	"\x03rel\x18\x04 \x01(\tR\x03rel\"\x7f\n" +
+	"\x06Rights\x12)\n" +
+	"\x10copyright_notice\x18\x01 \x01(\tR\x0fcopyrightNotice\x12\x1f\n" +
+	"\vusage_terms\x18\x02 \x01(\tR\n" +
+	"usageTerms\x12)\n" +
+	"\x10copyright_holder\x18\x03 \x01(\tR\x0fcopyrightHolder\"\xe9\x03\n" +
 	"\x05Block\x127\n" +
 	"\tparagraph\x18\x01 \x01(\v2\x17.pressline.v1.ParagraphH\x00R\tparagraph\x12+\n" +
 	"\x05image\x18\x02 \x01(\v2\x13.pressline.v1.ImageH\x00R\x05image\x121\n" +
 	"\aheading\x18\x03 \x01(\v2\x15.pressline.v1.HeadingH\x00R\aheading\x12+\n" +
-	"\x05quote\x18\x04 \x01(\v2\x13.pressline.v1.QuoteH\x00R\x05quoteB\x06\n" +
-	"\x04kind\"\x1f\n" +
+	"\x05quote\x18\x04 \x01(\v2\x13.pressline.v1.QuoteH\x00R\x05quote\x12(\n" +
+	"\x04list\x18\x05 \x01(\v2\x12.pressline.v1.ListH\x00R\x04list\x12+\n" +
+	"\x05table\x18\x06 \x01(\v2\x13.pressline.v1.TableH\x00R\x05table\x12(\n" +
+	"\x04code\x18\a \x01(\v2\x12.pressline.v1.CodeH\x00R\x04code\x12+\n" +
+	"\x05embed\x18\b \x01(\v2\x13.pressline.v1.EmbedH\x00R\x05embed\x121\n" +
+	"\agallery\x18\t \x01(\v2\x15.pressline.v1.GalleryH\x00R\agallery\x121\n" +
+	"\adivider\x18\n" +
+	" \x01(\v2\x15.pressline.v1.DividerH\x00R\adividerB\x06\n" +
+	"\x04kind\"I\n" +
 	"\tParagraph\x12\x12\n" +
-	"\x04text\x18\x01 \x01(\tR\x04text\"\x1d\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12(\n" +
+	"\x05spans\x18\x02 \x03(\v2\x12.pressline.v1.SpanR\x05spans\"]\n" +
 	"\aHeading\x12\x12\n" +
-	"\x04text\x18\x01 \x01(\tR\x04text\"\x1b\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12(\n" +
+	"\x05spans\x18\x02 \x03(\v2\x12.pressline.v1.SpanR\x05spans\x12\x14\n" +
+	"\x05level\x18\x03 \x01(\x05R\x05level\"g\n" +
 	"\x05Quote\x12\x12\n" +
-	"\x04text\x18\x01 \x01(\tR\x04text\"\x88\x01\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12(\n" +
+	"\x05spans\x18\x02 \x03(\v2\x12.pressline.v1.SpanR\x05spans\x12 \n" +
+	"\vattribution\x18\x03 \x01(\tR\vattribution\"d\n" +
+	"\x04List\x12\x18\n" +
+	"\aordered\x18\x01 \x01(\bR\aordered\x12,\n" +
+	"\x05items\x18\x02 \x03(\v2\x16.pressline.v1.ListItemR\x05items\x12\x14\n" +
+	"\x05start\x18\x03 \x01(\x05R\x05start\"r\n" +
+	"\bListItem\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12(\n" +
+	"\x05spans\x18\x02 \x03(\v2\x12.pressline.v1.SpanR\x05spans\x12(\n" +
+	"\x05lists\x18\x03 \x03(\v2\x12.pressline.v1.ListR\x05lists\"}\n" +
+	"\x05Table\x12.\n" +
+	"\x06header\x18\x01 \x03(\v2\x16.pressline.v1.TableRowR\x06header\x12*\n" +
+	"\x04rows\x18\x02 \x03(\v2\x16.pressline.v1.TableRowR\x04rows\x12\x18\n" +
+	"\acaption\x18\x03 \x01(\tR\acaption\"9\n" +
+	"\bTableRow\x12-\n" +
+	"\x05cells\x18\x01 \x03(\v2\x17.pressline.v1.TableCellR\x05cells\"\x95\x01\n" +
+	"\tTableCell\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12(\n" +
+	"\x05spans\x18\x02 \x03(\v2\x12.pressline.v1.SpanR\x05spans\x12\x16\n" +
+	"\x06header\x18\x03 \x01(\bR\x06header\x12\x18\n" +
+	"\acolspan\x18\x04 \x01(\x05R\acolspan\x12\x18\n" +
+	"\arowspan\x18\x05 \x01(\x05R\arowspan\"6\n" +
+	"\x04Code\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1a\n" +
+	"\blanguage\x18\x02 \x01(\tR\blanguage\"\xd3\x01\n" +
+	"\x05Embed\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x14\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\x12\x16\n" +
+	"\x06author\x18\x04 \x01(\tR\x06author\x12\x1c\n" +
+	"\tthumbnail\x18\x05 \x01(\tR\tthumbnail\x12\x12\n" +
+	"\x04text\x18\x06 \x01(\tR\x04text\x12<\n" +
+	"\x0fthumbnail_media\x18\a \x01(\v2\x13.pressline.v1.MediaR\x0ethumbnailMedia\"P\n" +
+	"\aGallery\x12+\n" +
+	"\x06images\x18\x01 \x03(\v2\x13.pressline.v1.ImageR\x06images\x12\x18\n" +
+	"\acaption\x18\x02 \x01(\tR\acaption\"\t\n" +
+	"\aDivider\"c\n" +
+	"\x04Span\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12(\n" +
+	"\x05marks\x18\x02 \x03(\v2\x12.pressline.v1.MarkR\x05marks\x12\x1d\n" +
+	"\n" +
+	"line_break\x18\x03 \x01(\bR\tlineBreak\"\\\n" +
+	"\x04Mark\x12*\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x16.pressline.v1.MarkKindR\x04kind\x12\x12\n" +
+	"\x04href\x18\x02 \x01(\tR\x04href\x12\x14\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\"\xc1\x01\n" +
 	"\x05Image\x12\x10\n" +
 	"\x03src\x18\x01 \x01(\tR\x03src\x12\x10\n" +
 	"\x03alt\x18\x02 \x01(\tR\x03alt\x12\x18\n" +
 	"\acaption\x18\x03 \x01(\tR\acaption\x12\x16\n" +
 	"\x06credit\x18\x04 \x01(\tR\x06credit\x12)\n" +
-	"\x05media\x18\x05 \x01(\v2\x13.pressline.v1.MediaR\x05media\"\xcd\x02\n" +
+	"\x05media\x18\x05 \x01(\v2\x13.pressline.v1.MediaR\x05media\x127\n" +
+	"\rcaption_spans\x18\x06 \x03(\v2\x12.pressline.v1.SpanR\fcaptionSpans\"\xfc\x02\n" +
 	"\x05Media\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x14\n" +
 	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
@@ -927,14 +2137,16 @@ const file_pressline_v1_article_proto_rawDesc = "" +
 	"\tcopyright\x18\t \x01(\tR\tcopyright\x12\x17\n" +
 	"\afocal_x\x18\n" +
 	" \x01(\x02R\x06focalX\x12\x17\n" +
-	"\afocal_y\x18\v \x01(\x02R\x06focalY\"\x95\x01\n" +
+	"\afocal_y\x18\v \x01(\x02R\x06focalY\x12-\n" +
+	"\x05crops\x18\f \x03(\v2\x17.pressline.v1.RenditionR\x05crops\"\xad\x01\n" +
 	"\tRendition\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
 	"\x06height\x18\x03 \x01(\x05R\x06height\x12\x16\n" +
 	"\x06format\x18\x04 \x01(\tR\x06format\x12\x14\n" +
 	"\x05bytes\x18\x05 \x01(\x03R\x05bytes\x12\x1a\n" +
-	"\banimated\x18\x06 \x01(\bR\banimated\"0\n" +
+	"\banimated\x18\x06 \x01(\bR\banimated\x12\x16\n" +
+	"\x06aspect\x18\a \x01(\tR\x06aspect\"0\n" +
 	"\x06Byline\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\"5\n" +
@@ -943,7 +2155,15 @@ const file_pressline_v1_article_proto_rawDesc = "" +
 	"\x03url\x18\x02 \x01(\tR\x03url\"7\n" +
 	"\aWarning\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessageB?Z=github.com/pressline/pressline/proto/pressline/v1;presslinev1b\x06proto3"
+	"\amessage\x18\x02 \x01(\tR\amessage*\xaf\x01\n" +
+	"\bMarkKind\x12\x19\n" +
+	"\x15MARK_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eMARK_KIND_LINK\x10\x01\x12\x16\n" +
+	"\x12MARK_KIND_EMPHASIS\x10\x02\x12\x14\n" +
+	"\x10MARK_KIND_STRONG\x10\x03\x12\x12\n" +
+	"\x0eMARK_KIND_CODE\x10\x04\x12\x17\n" +
+	"\x13MARK_KIND_SUBSCRIPT\x10\x05\x12\x19\n" +
+	"\x15MARK_KIND_SUPERSCRIPT\x10\x06B?Z=github.com/pressline/pressline/proto/pressline/v1;presslinev1b\x06proto3"
 
 var (
 	file_pressline_v1_article_proto_rawDescOnce sync.Once
@@ -957,36 +2177,80 @@ func file_pressline_v1_article_proto_rawDescGZIP() []byte {
 	return file_pressline_v1_article_proto_rawDescData
 }
 
-var file_pressline_v1_article_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_pressline_v1_article_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_pressline_v1_article_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_pressline_v1_article_proto_goTypes = []any{
-	(*Article)(nil),     // 0: pressline.v1.Article
-	(*Block)(nil),       // 1: pressline.v1.Block
-	(*Paragraph)(nil),   // 2: pressline.v1.Paragraph
-	(*Heading)(nil),     // 3: pressline.v1.Heading
-	(*Quote)(nil),       // 4: pressline.v1.Quote
-	(*Image)(nil),       // 5: pressline.v1.Image
-	(*Media)(nil),       // 6: pressline.v1.Media
-	(*Rendition)(nil),   // 7: pressline.v1.Rendition
-	(*Byline)(nil),      // 8: pressline.v1.Byline
-	(*RelatedLink)(nil), // 9: pressline.v1.RelatedLink
-	(*Warning)(nil),     // 10: pressline.v1.Warning
+	(MarkKind)(0),       // 0: pressline.v1.MarkKind
+	(*Article)(nil),     // 1: pressline.v1.Article
+	(*Concept)(nil),     // 2: pressline.v1.Concept
+	(*Rights)(nil),      // 3: pressline.v1.Rights
+	(*Block)(nil),       // 4: pressline.v1.Block
+	(*Paragraph)(nil),   // 5: pressline.v1.Paragraph
+	(*Heading)(nil),     // 6: pressline.v1.Heading
+	(*Quote)(nil),       // 7: pressline.v1.Quote
+	(*List)(nil),        // 8: pressline.v1.List
+	(*ListItem)(nil),    // 9: pressline.v1.ListItem
+	(*Table)(nil),       // 10: pressline.v1.Table
+	(*TableRow)(nil),    // 11: pressline.v1.TableRow
+	(*TableCell)(nil),   // 12: pressline.v1.TableCell
+	(*Code)(nil),        // 13: pressline.v1.Code
+	(*Embed)(nil),       // 14: pressline.v1.Embed
+	(*Gallery)(nil),     // 15: pressline.v1.Gallery
+	(*Divider)(nil),     // 16: pressline.v1.Divider
+	(*Span)(nil),        // 17: pressline.v1.Span
+	(*Mark)(nil),        // 18: pressline.v1.Mark
+	(*Image)(nil),       // 19: pressline.v1.Image
+	(*Media)(nil),       // 20: pressline.v1.Media
+	(*Rendition)(nil),   // 21: pressline.v1.Rendition
+	(*Byline)(nil),      // 22: pressline.v1.Byline
+	(*RelatedLink)(nil), // 23: pressline.v1.RelatedLink
+	(*Warning)(nil),     // 24: pressline.v1.Warning
 }
 var file_pressline_v1_article_proto_depIdxs = []int32{
-	1,  // 0: pressline.v1.Article.blocks:type_name -> pressline.v1.Block
-	8,  // 1: pressline.v1.Article.byline:type_name -> pressline.v1.Byline
-	9,  // 2: pressline.v1.Article.related:type_name -> pressline.v1.RelatedLink
-	10, // 3: pressline.v1.Article.warnings:type_name -> pressline.v1.Warning
-	2,  // 4: pressline.v1.Block.paragraph:type_name -> pressline.v1.Paragraph
-	5,  // 5: pressline.v1.Block.image:type_name -> pressline.v1.Image
-	3,  // 6: pressline.v1.Block.heading:type_name -> pressline.v1.Heading
-	4,  // 7: pressline.v1.Block.quote:type_name -> pressline.v1.Quote
-	6,  // 8: pressline.v1.Image.media:type_name -> pressline.v1.Media
-	7,  // 9: pressline.v1.Media.renditions:type_name -> pressline.v1.Rendition
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	4,  // 0: pressline.v1.Article.blocks:type_name -> pressline.v1.Block
+	22, // 1: pressline.v1.Article.byline:type_name -> pressline.v1.Byline
+	23, // 2: pressline.v1.Article.related:type_name -> pressline.v1.RelatedLink
+	24, // 3: pressline.v1.Article.warnings:type_name -> pressline.v1.Warning
+	17, // 4: pressline.v1.Article.lead_spans:type_name -> pressline.v1.Span
+	2,  // 5: pressline.v1.Article.subjects:type_name -> pressline.v1.Concept
+	2,  // 6: pressline.v1.Article.genres:type_name -> pressline.v1.Concept
+	2,  // 7: pressline.v1.Article.places:type_name -> pressline.v1.Concept
+	2,  // 8: pressline.v1.Article.people:type_name -> pressline.v1.Concept
+	2,  // 9: pressline.v1.Article.organisations:type_name -> pressline.v1.Concept
+	3,  // 10: pressline.v1.Article.rights:type_name -> pressline.v1.Rights
+	5,  // 11: pressline.v1.Block.paragraph:type_name -> pressline.v1.Paragraph
+	19, // 12: pressline.v1.Block.image:type_name -> pressline.v1.Image
+	6,  // 13: pressline.v1.Block.heading:type_name -> pressline.v1.Heading
+	7,  // 14: pressline.v1.Block.quote:type_name -> pressline.v1.Quote
+	8,  // 15: pressline.v1.Block.list:type_name -> pressline.v1.List
+	10, // 16: pressline.v1.Block.table:type_name -> pressline.v1.Table
+	13, // 17: pressline.v1.Block.code:type_name -> pressline.v1.Code
+	14, // 18: pressline.v1.Block.embed:type_name -> pressline.v1.Embed
+	15, // 19: pressline.v1.Block.gallery:type_name -> pressline.v1.Gallery
+	16, // 20: pressline.v1.Block.divider:type_name -> pressline.v1.Divider
+	17, // 21: pressline.v1.Paragraph.spans:type_name -> pressline.v1.Span
+	17, // 22: pressline.v1.Heading.spans:type_name -> pressline.v1.Span
+	17, // 23: pressline.v1.Quote.spans:type_name -> pressline.v1.Span
+	9,  // 24: pressline.v1.List.items:type_name -> pressline.v1.ListItem
+	17, // 25: pressline.v1.ListItem.spans:type_name -> pressline.v1.Span
+	8,  // 26: pressline.v1.ListItem.lists:type_name -> pressline.v1.List
+	11, // 27: pressline.v1.Table.header:type_name -> pressline.v1.TableRow
+	11, // 28: pressline.v1.Table.rows:type_name -> pressline.v1.TableRow
+	12, // 29: pressline.v1.TableRow.cells:type_name -> pressline.v1.TableCell
+	17, // 30: pressline.v1.TableCell.spans:type_name -> pressline.v1.Span
+	20, // 31: pressline.v1.Embed.thumbnail_media:type_name -> pressline.v1.Media
+	19, // 32: pressline.v1.Gallery.images:type_name -> pressline.v1.Image
+	18, // 33: pressline.v1.Span.marks:type_name -> pressline.v1.Mark
+	0,  // 34: pressline.v1.Mark.kind:type_name -> pressline.v1.MarkKind
+	20, // 35: pressline.v1.Image.media:type_name -> pressline.v1.Media
+	17, // 36: pressline.v1.Image.caption_spans:type_name -> pressline.v1.Span
+	21, // 37: pressline.v1.Media.renditions:type_name -> pressline.v1.Rendition
+	21, // 38: pressline.v1.Media.crops:type_name -> pressline.v1.Rendition
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_pressline_v1_article_proto_init() }
@@ -994,24 +2258,31 @@ func file_pressline_v1_article_proto_init() {
 	if File_pressline_v1_article_proto != nil {
 		return
 	}
-	file_pressline_v1_article_proto_msgTypes[1].OneofWrappers = []any{
+	file_pressline_v1_article_proto_msgTypes[3].OneofWrappers = []any{
 		(*Block_Paragraph)(nil),
 		(*Block_Image)(nil),
 		(*Block_Heading)(nil),
 		(*Block_Quote)(nil),
+		(*Block_List)(nil),
+		(*Block_Table)(nil),
+		(*Block_Code)(nil),
+		(*Block_Embed)(nil),
+		(*Block_Gallery)(nil),
+		(*Block_Divider)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pressline_v1_article_proto_rawDesc), len(file_pressline_v1_article_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   11,
+			NumEnums:      1,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_pressline_v1_article_proto_goTypes,
 		DependencyIndexes: file_pressline_v1_article_proto_depIdxs,
+		EnumInfos:         file_pressline_v1_article_proto_enumTypes,
 		MessageInfos:      file_pressline_v1_article_proto_msgTypes,
 	}.Build()
 	File_pressline_v1_article_proto = out.File

@@ -360,9 +360,12 @@ type ArticleReceived struct {
 	// S3 key of the original exactly as the newsroom sent it.
 	OriginalKey string `protobuf:"bytes,2,opt,name=original_key,json=originalKey,proto3" json:"original_key,omitempty"`
 	// The original again: inline when small, else original_key.
-	Original      *Payload `protobuf:"bytes,3,opt,name=original,proto3" json:"original,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Original *Payload `protobuf:"bytes,3,opt,name=original,proto3" json:"original,omitempty"`
+	// Where the newsroom said the article came from (its Content-Location),
+	// against which its relative links and images are resolved.
+	ContentLocation string `protobuf:"bytes,4,opt,name=content_location,json=contentLocation,proto3" json:"content_location,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ArticleReceived) Reset() {
@@ -414,6 +417,13 @@ func (x *ArticleReceived) GetOriginal() *Payload {
 		return x.Original
 	}
 	return nil
+}
+
+func (x *ArticleReceived) GetContentLocation() string {
+	if x != nil {
+		return x.ContentLocation
+	}
+	return ""
 }
 
 // ArticleCleaned is published by clean on pressline.article.cleaned.
@@ -595,7 +605,11 @@ type ArticlePublished struct {
 	PublishedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
 	Title       string                 `protobuf:"bytes,8,opt,name=title,proto3" json:"title,omitempty"`
 	// Public URL of the ninjs document, for sites without access to S3.
-	NinjsUrl      string `protobuf:"bytes,9,opt,name=ninjs_url,json=ninjsUrl,proto3" json:"ninjs_url,omitempty"`
+	NinjsUrl string `protobuf:"bytes,9,opt,name=ninjs_url,json=ninjsUrl,proto3" json:"ninjs_url,omitempty"`
+	// The ninjs 3.0 document itself (JSON text), so a downstream site can
+	// show the article without fetching anything; empty for a withdrawal,
+	// and for a document too large for an event (then fetch ninjs_url).
+	Ninjs         string `protobuf:"bytes,10,opt,name=ninjs,proto3" json:"ninjs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -689,6 +703,13 @@ func (x *ArticlePublished) GetTitle() string {
 func (x *ArticlePublished) GetNinjsUrl() string {
 	if x != nil {
 		return x.NinjsUrl
+	}
+	return ""
+}
+
+func (x *ArticlePublished) GetNinjs() string {
+	if x != nil {
+		return x.Ninjs
 	}
 	return ""
 }
@@ -840,11 +861,12 @@ const file_pressline_v1_events_proto_rawDesc = "" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12!\n" +
 	"\fcontent_type\x18\x04 \x01(\tR\vcontentTypeB\n" +
 	"\n" +
-	"\blocation\"\x9b\x01\n" +
+	"\blocation\"\xc6\x01\n" +
 	"\x0fArticleReceived\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x12!\n" +
 	"\foriginal_key\x18\x02 \x01(\tR\voriginalKey\x121\n" +
-	"\boriginal\x18\x03 \x01(\v2\x15.pressline.v1.PayloadR\boriginal\"u\n" +
+	"\boriginal\x18\x03 \x01(\v2\x15.pressline.v1.PayloadR\boriginal\x12)\n" +
+	"\x10content_location\x18\x04 \x01(\tR\x0fcontentLocation\"u\n" +
 	"\x0eArticleCleaned\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x12/\n" +
 	"\acontent\x18\x02 \x01(\v2\x15.pressline.v1.PayloadR\acontent\"q\n" +
@@ -854,7 +876,7 @@ const file_pressline_v1_events_proto_rawDesc = "" +
 	"\acontent\x18\x02 \x01(\v2\x15.pressline.v1.PayloadR\acontent\"V\n" +
 	"\bWithdraw\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xc9\x02\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xdf\x02\n" +
 	"\x10ArticlePublished\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x121\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.pressline.v1.PublicationKindR\x04kind\x12\x12\n" +
@@ -864,7 +886,9 @@ const file_pressline_v1_events_proto_rawDesc = "" +
 	"\bhtml_key\x18\x06 \x01(\tR\ahtmlKey\x12=\n" +
 	"\fpublished_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\x12\x14\n" +
 	"\x05title\x18\b \x01(\tR\x05title\x12\x1b\n" +
-	"\tninjs_url\x18\t \x01(\tR\bninjsUrl\"\x9e\x03\n" +
+	"\tninjs_url\x18\t \x01(\tR\bninjsUrl\x12\x14\n" +
+	"\x05ninjs\x18\n" +
+	" \x01(\tR\x05ninjs\"\x9e\x03\n" +
 	"\n" +
 	"DeadLetter\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x18\n" +

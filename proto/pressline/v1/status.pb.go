@@ -43,7 +43,12 @@ type ArticleStatus struct {
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// OpenTelemetry trace of the current version, from the HTTP request
 	// that brought it to its last webhook.
-	TraceId       string `protobuf:"bytes,8,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	TraceId string `protobuf:"bytes,8,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	// Every URL a page of the article was written at, by any version, kept
+	// for good (urls follows the current version): a withdrawal takes each
+	// down, whatever the versions and the order they finished in, and a
+	// correction keeps the URL the article had.
+	PublishedUrls []string `protobuf:"bytes,9,rep,name=published_urls,json=publishedUrls,proto3" json:"published_urls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -134,6 +139,13 @@ func (x *ArticleStatus) GetTraceId() string {
 	return ""
 }
 
+func (x *ArticleStatus) GetPublishedUrls() []string {
+	if x != nil {
+		return x.PublishedUrls
+	}
+	return nil
+}
+
 // StageRecord is one step of an article through one stage.
 type StageRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -217,7 +229,7 @@ var File_pressline_v1_status_proto protoreflect.FileDescriptor
 
 const file_pressline_v1_status_proto_rawDesc = "" +
 	"\n" +
-	"\x19pressline/v1/status.proto\x12\fpressline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1apressline/v1/article.proto\x1a\x19pressline/v1/events.proto\"\xc1\x02\n" +
+	"\x19pressline/v1/status.proto\x12\fpressline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1apressline/v1/article.proto\x1a\x19pressline/v1/events.proto\"\xe8\x02\n" +
 	"\rArticleStatus\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x123\n" +
@@ -227,7 +239,8 @@ const file_pressline_v1_status_proto_rawDesc = "" +
 	"\bwarnings\x18\x06 \x03(\v2\x15.pressline.v1.WarningR\bwarnings\x129\n" +
 	"\n" +
 	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x19\n" +
-	"\btrace_id\x18\b \x01(\tR\atraceId\"\x97\x01\n" +
+	"\btrace_id\x18\b \x01(\tR\atraceId\x12%\n" +
+	"\x0epublished_urls\x18\t \x03(\tR\rpublishedUrls\"\x97\x01\n" +
 	"\vStageRecord\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x18\n" +

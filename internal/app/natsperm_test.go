@@ -1,0 +1,197 @@
+package app_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pressline/pressline/internal/app"
+	"github.com/pressline/pressline/internal/app/apptest"
+	"github.com/pressline/pressline/internal/config"
+	"github.com/pressline/pressline/internal/layout"
+	"github.com/pressline/pressline/internal/natsembed"
+	"github.com/pressline/pressline/internal/testenv"
+	"github.com/pressline/pressline/pkg/client"
+	"github.com/pressline/pressline/pkg/events"
+	"github.com/pressline/pressline/pkg/subscriber"
+	"github.com/pressline/pressline/pkg/webhook"
+)
+
+// TestServicesUnderTheirOwnNATSUsers runs every service as its own
+// process-like unit with its own NATS user, under the authorization
+// block deploy/nats/auth.conf is made from: an article with a photo is
+// published, corrected and withdrawn, and a webhook delivered, with no
+// permission refused; then each service tries what is not its job and is
+// refused.
+func TestServicesUnderTheirOwnNATSUsers(t *testing.T) {
+	mirror := app.Downstream{User: "site-front", Site: "front", Durable: "mirror-front"}
+	auth, err := app.NATSAuthConfig(mirror)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password := map[string]string{}
+	for _, u := range append(append([]string{}, app.Services...), "operator", mirror.User) {
+		password[u] = "pw-" + u + "-" + strings.Repeat("x", 16)
+		t.Setenv(app.PasswordEnv(u), password[u])
+	}
+	srv, err := natsembed.Start(natsembed.Config{Dir: t.TempDir(), Port: -1, Authorization: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	if nc, err := nats.Connect(srv.ClientURL()); err == nil {
+		nc.Close()
+		t.Fatal("a connection without credentials was taken")
+	}
+
+	var delivered atomic.Int32
+	secret, _ := webhook.ParseSecret(webhook.NewSecret())
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		delivered.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+
+	s3 := testenv.MinIO(t)
+	base := config.Default()
+	base.NATSURL, base.Replicas = srv.ClientURL(), 1
+	base.S3Endpoint, base.S3AccessKey, base.S3SecretKey, base.S3Bucket = s3.Endpoint, s3.AccessKey, s3.SecretKey, s3.Bucket
+	base.HTTPAddr = testenv.FreeAddr(t)
+	base.Newsrooms = []config.Newsroom{{Name: apptest.Newsroom, TokenHash: config.HashToken(apptest.Token), Sites: []string{"front"}}}
+	base.SiteURL, base.Workers, base.RatePerSecond = "http://news.test", 2, 0
+	base.FetchAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	base.Webhooks = []config.Webhook{{Name: "partner", URL: receiver.URL, Secret: secret, Deadline: time.Minute, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}}
+	logs := &testenv.LockedBuffer{} // ERROR lines: permission violations come back asynchronously
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelError}))
+	for _, svc := range app.Services {
+		cfg := base
+		cfg.NATSUser, cfg.NATSPassword, cfg.ServiceName = svc, password[svc], "pressline-"+svc
+		p, err := app.Start(context.Background(), &cfg, log, []string{svc})
+		if err != nil {
+			t.Fatalf("%s under its own user: %v\n%s", svc, err, logs)
+		}
+		t.Cleanup(func() { _ = p.Stop() })
+	}
+
+	api := &client.Client{Server: "http://" + base.HTTPAddr, Token: apptest.Token}
+	ctx := context.Background()
+	photo, err := os.ReadFile("../imaging/testdata/photo.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := client.Submission{Body: []byte("Tin có ảnh\n\nMột bài viết có ảnh, đi qua mọi công đoạn dưới quyền của riêng nó.\n"),
+		ContentType: "text/plain; charset=utf-8", ExternalID: "perm-1", Files: []client.File{{Name: "anh.jpg", Data: photo}}}
+	acc, err := api.Submit(ctx, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	follow := func(what string) {
+		t.Helper()
+		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		st, err := api.Follow(fctx, acc.ID, 50*time.Millisecond, nil)
+		if err != nil {
+			t.Fatalf("%s: %v (%v)\n%s", what, err, st.GetState(), logs)
+		}
+	}
+	follow("published")
+	sub.Body = []byte("Tin có ảnh, đã sửa\n\nMột bài viết có ảnh, đi qua mọi công đoạn dưới quyền của riêng nó, bản sửa.\n")
+	if _, err := api.Submit(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	follow("corrected")
+	if _, err := api.Withdraw(ctx, acc.ID, "permissions test"); err != nil {
+		t.Fatal(err)
+	}
+	follow("withdrawn")
+	testenv.WaitFor(t, "three webhook deliveries", 20*time.Second, func() bool { return delivered.Load() >= 3 })
+	if l := logs.String(); strings.Contains(l, "ermission") {
+		t.Errorf("a service was refused what it needs:\n%s", l)
+	}
+
+	// The downstream site reads its own site's events, as pkg/subscriber
+	// does, and nothing else.
+	dnc, err := nats.Connect(srv.ClientURL(), nats.UserInfo(mirror.User, password[mirror.User]), nats.CustomInboxPrefix(app.InboxPrefix(mirror.User)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dnc.Close()
+	djs, err := jetstream.New(dnc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan events.Kind, 10)
+	sctx, stop := context.WithCancel(ctx)
+	go func() {
+		_ = subscriber.Run(sctx, djs, subscriber.Config{Site: "front", Durable: mirror.Durable}, func(_ context.Context, ev subscriber.Event) error {
+			seen <- ev.Kind
+			return nil
+		})
+	}()
+	for _, want := range []events.Kind{events.Published, events.Updated, events.Withdrawn} {
+		select {
+		case got := <-seen:
+			if got != want {
+				t.Errorf("the downstream site heard %s, want %s", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the downstream site did not hear %s under its own user", want)
+		}
+	}
+	stop()
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := djs.CreateConsumer(rctx, events.Stream, jetstream.ConsumerConfig{Durable: "mirror-front", FilterSubject: events.SiteFilter("regional")}); err == nil {
+		t.Error("the front site's user made a consumer of another site's events")
+	}
+
+	// What is not a user's job is refused: forging another stage's
+	// output or a site event, writing another's bucket, deleting or
+	// purging a stream, reading other sites' events or other users'
+	// replies.
+	for _, tc := range []struct {
+		user, subject string
+		subscribe     bool
+	}{
+		{"clean", layout.WithdrawSubject(acc.ID), false},
+		{"notify", layout.SiteSubject("front", events.Published), false},
+		{"imageproc", "$KV.pressline_refs.x", false},
+		{"ingest", "$JS.API.STREAM.DELETE." + layout.StreamArticles, false},
+		{"publish", "$JS.API.STREAM.PURGE." + layout.StreamSites, false},
+		{mirror.User, events.AllSites, true},
+		{mirror.User, app.InboxPrefix("ingest") + ".>", true},
+		{"clean", "_INBOX.>", true},
+	} {
+		errs := make(chan error, 1)
+		nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo(tc.user, password[tc.user]),
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.subscribe {
+			_, _ = nc.SubscribeSync(tc.subject)
+		} else {
+			_ = nc.Publish(tc.subject, []byte("forged"))
+		}
+		_ = nc.Flush()
+		select {
+		case err := <-errs:
+			if !strings.Contains(err.Error(), "Permissions Violation") {
+				t.Errorf("%s on %s: %v", tc.user, tc.subject, err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Errorf("%s may use %s (subscribe %v)", tc.user, tc.subject, tc.subscribe)
+		}
+		nc.Close()
+	}
+}

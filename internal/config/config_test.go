@@ -1,0 +1,193 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pressline/pressline/pkg/events"
+)
+
+func parse(t *testing.T, env map[string]string, args ...string) (*Config, error) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	l := Bind(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return l.Load(true)
+}
+
+func TestLoad(t *testing.T) {
+	creds := []string{"--s3-access-key=a", "--s3-secret-key=b"}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr []string // every one must appear
+	}{
+		{"defaults with credentials", nil, creds, nil},
+		{"credentials from env", map[string]string{"PRESSLINE_S3_ACCESS_KEY": "a", "PRESSLINE_S3_SECRET_KEY": "b"}, nil, nil},
+		{"missing credentials", nil, nil, []string{"--s3-access-key (PRESSLINE_S3_ACCESS_KEY): required", "--s3-secret-key"}},
+		{"bad env number", map[string]string{"PRESSLINE_WORKERS": "many"}, creds, []string{`PRESSLINE_WORKERS="many": want a whole number`}},
+		{"endpoint with scheme", nil, append([]string{"--s3-endpoint=http://minio:9000"}, creds...), []string{"--s3-endpoint"}},
+		{"bad zone", nil, append([]string{"--timezone=Mars/Olympus"}, creds...), []string{"--timezone", "IANA"}},
+		{"inline limit over NATS max", nil, append([]string{"--inline-limit=2000000"}, creds...), []string{"--inline-limit", "1 MiB"}},
+		{"bad newsroom", nil, append([]string{"--newsrooms=onlyname"}, creds...), []string{"--newsrooms", "name:token:site"}},
+		{"short token", nil, append([]string{"--newsrooms=a:short:site"}, creds...), []string{"shorter than 16"}},
+		{"flag beats env", map[string]string{"PRESSLINE_REPLICAS": "2"}, append([]string{"--replicas=3"}, creds...), nil},
+		{"bad replicas", map[string]string{"PRESSLINE_REPLICAS": "2"}, creds, []string{"--replicas", "must be 1, 3 or 5"}},
+		{"bad width", nil, append([]string{"--image-widths=320,huge,9000"}, creds...), []string{`--image-widths (PRESSLINE_IMAGE_WIDTHS): "huge"`, "9000 is not a width"}},
+		{"bad format", nil, append([]string{"--image-formats=webp,gif"}, creds...), []string{`"gif" is not one of`}},
+		{"bad network", nil, append([]string{"--fetch-allow=10.0.0.0/8,intranet"}, creds...), []string{"--fetch-allow", `"intranet"`}},
+		{"missing house rules", nil, append([]string{"--house-rules=/nonexistent/rules.json"}, creds...), []string{"--house-rules", "no such file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse(t, tt.env, tt.args...)
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.wantErr)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// The typed values come out of Load parsed, and Default passes Check: a
+// Config built in code starts from what the flags default to.
+func TestTypedValues(t *testing.T) {
+	c, err := parse(t, nil, "--s3-access-key=a", "--s3-secret-key=b", "--fetch-allow=10.0.0.0/8, 192.168.1.0/24", "--image-widths=640, 1280")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.FetchAllow) != 2 || c.FetchAllow[1].String() != "192.168.1.0/24" {
+		t.Errorf("FetchAllow = %v", c.FetchAllow)
+	}
+	if fmt.Sprint(c.ImageWidths) != "[640 1280]" || fmt.Sprint(c.ImageFormats) != "[webp jpeg]" {
+		t.Errorf("widths %v, formats %v", c.ImageWidths, c.ImageFormats)
+	}
+	d := Default()
+	if err := d.Check(false); err != nil {
+		t.Errorf("Default fails Check: %v", err)
+	}
+	if err := d.Check(true); err == nil || !strings.Contains(err.Error(), "--s3-access-key") {
+		t.Errorf("Default without credentials: %v", err)
+	}
+	if r := d.Cleaning(); r.TimeZone != d.TimeZone {
+		t.Errorf("Cleaning zone %q", r.TimeZone)
+	}
+}
+
+func TestNewsrooms(t *testing.T) {
+	c, err := parse(t, nil, "--s3-access-key=a", "--s3-secret-key=b", "--newsrooms=quocoai:0123456789abcdef0123:hanoi,quocoai vnx:fedcba98765432100000:vnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Newsrooms) != 2 || c.Newsrooms[0].Name != "quocoai" || len(c.Newsrooms[0].Sites) != 2 || c.Newsrooms[1].Sites[0] != "vnx" {
+		t.Fatalf("newsrooms = %+v", c.Newsrooms)
+	}
+	if c.Newsrooms[0].TokenHash != HashToken("0123456789abcdef0123") {
+		t.Error("token hash does not match")
+	}
+	if _, err := ParseNewsrooms("a:0123456789abcdef0:x a:0123456789abcdef1:y"); err == nil {
+		t.Error("duplicate newsroom accepted")
+	}
+	if _, err := ParseNewsrooms("a::x"); err == nil || strings.Contains(err.Error(), "0123") {
+		t.Errorf("empty token: %v", err)
+	}
+}
+
+func TestNewsroomsFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	hash := fmt.Sprintf("%x", HashToken("a-long-enough-token-123"))
+	good := write("good.json", `[{"name": "vnx", "token_sha256": "`+hash+`", "sites": ["vnx", "vnx-en"]}]`)
+	c, err := parse(t, nil, "--s3-access-key=a", "--s3-secret-key=b", "--newsrooms-file="+good, "--newsrooms=dev:0123456789abcdef0123:dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Newsrooms) != 2 || c.Newsrooms[1].Name != "vnx" || c.Newsrooms[1].TokenHash != HashToken("a-long-enough-token-123") || len(c.Newsrooms[1].Sites) != 2 {
+		t.Errorf("newsrooms = %+v", c.Newsrooms)
+	}
+	for name, body := range map[string]string{
+		"plain-token.json": `[{"name": "x", "token_sha256": "secret", "sites": ["x"]}]`,
+		"no-sites.json":    `[{"name": "x", "token_sha256": "` + hash + `", "sites": []}]`,
+		"unknown.json":     `[{"name": "x", "token": "secret", "token_sha256": "` + hash + `", "sites": ["x"]}]`,
+		"twice.json":       `[{"name": "x", "token_sha256": "` + hash + `", "sites": ["x"]}, {"name": "x", "token_sha256": "` + hash + `", "sites": ["x"]}]`,
+	} {
+		if _, err := parse(t, nil, "--s3-access-key=a", "--s3-secret-key=b", "--newsrooms-file="+write(name, body)); err == nil || !strings.Contains(err.Error(), "--newsrooms-file") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestReadWebhooks(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "w.json")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := `[{"name": "partner", "url": "https://hooks.example/p", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "sites": ["front"], "events": ["published"], "deadline": "2h"}]`
+	ws, err := ReadWebhooks(write(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || ws[0].Deadline != 2*time.Hour || ws[0].MinBackoff != time.Second || ws[0].MaxBackoff != 10*time.Minute ||
+		len(ws[0].Secret) < 24 || len(ws[0].Events) != 1 || ws[0].Events[0] != events.Published {
+		t.Fatalf("ReadWebhooks = %+v", ws)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{`[{"name": "Partner!", "url": "https://x", "secret": "whsec_a"}]`, "name"},
+		{`[{"name": "p", "url": "ftp://x", "secret": "whsec_a"}]`, "url"},
+		{`[{"name": "p", "url": "https://x", "secret": "hunter2"}]`, "whsec_"},
+		{`[{"name": "p", "url": "https://x", "secret": "whsec_a"}]`, "base64"},
+		{`[{"name": "p", "url": "https://x", "secret": "whsec_a", "events": ["deleted"]}]`, "deleted"},
+		{`[{"name": "p", "url": "https://x", "secret": "whsec_a", "deadline": "soon"}]`, "deadline"},
+		{`[{"name": "p", "url": "https://x", "secret": "whsec_a", "min_backoff": "1m", "max_backoff": "1s"}]`, "max_backoff"},
+		{`[{"name": "p", "url": "https://x", "secret": "whsec_a", "colour": "red"}]`, "colour"},
+	} {
+		_, err := ReadWebhooks(write(tc.body))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ReadWebhooks(%s) = %v, want an error naming %q", tc.body, err, tc.want)
+		}
+	}
+}
+
+func TestSiteNames(t *testing.T) {
+	if _, err := ParseNewsrooms("n:tokentokentokentoken:front,city_news"); err != nil {
+		t.Errorf("good sites refused: %v", err)
+	}
+	for _, bad := range []string{"front page", "Front", "a.b", "*", ">"} {
+		if _, err := ParseNewsrooms("n:tokentokentokentoken:" + bad); err == nil || !strings.Contains(err.Error(), "site") {
+			t.Errorf("site %q: %v", bad, err)
+		}
+	}
+}

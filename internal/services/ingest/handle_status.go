@@ -1,0 +1,123 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/pressline/pressline/internal/status"
+)
+
+var statusJSON = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false}
+
+func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request) {
+	nr, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	id, ok := articleID(w, r)
+	if !ok {
+		return
+	}
+	st, err := s.cfg.Status.Get(r.Context(), id)
+	// Another newsroom's article is reported as missing, so ids do not
+	// leak what others publish.
+	if errors.Is(err, status.ErrNotFound) || (err == nil && st.GetArticle().GetNewsroom() != nr.Name) {
+		writeProblem(w, problem{Status: http.StatusNotFound, Type: "article-not-found", Field: "id",
+			Detail: "no article " + id + " from this newsroom; check the id returned when it was submitted"})
+		return
+	}
+	if err != nil {
+		s.log.Error("status read", "article_id", id, "err", err)
+		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable", Detail: "status is unavailable; try again in a few seconds"})
+		return
+	}
+	out, err := statusJSON.Marshal(st)
+	if err != nil {
+		writeProblem(w, problem{Status: http.StatusInternalServerError, Type: "internal", Detail: err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+// handleList lists the newsroom's articles, newest first:
+// GET /v1/articles?status=published&since=2026-11-26T00:00:00Z&limit=50&page=<token>.
+func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
+	nr, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	f := status.Filter{Newsroom: nr.Name, State: q.Get("status"), Before: q.Get("page"), Limit: 50}
+	if nrq := q.Get("newsroom"); nrq != "" && nrq != nr.Name {
+		writeProblem(w, problem{Status: http.StatusForbidden, Type: "other-newsroom", Field: "newsroom",
+			Detail: "a token lists its own newsroom's articles only"})
+		return
+	}
+	if f.State != "" && !validStates[f.State] {
+		writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Field: "status",
+			Detail: "status must be one of received, cleaned, media_ready, embargoed, published, withdrawn, failed"})
+		return
+	}
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Field: "since",
+				Detail: "since must be an RFC 3339 time like 2026-11-26T00:00:00Z"})
+			return
+		}
+		f.Since = t
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Field: "limit", Limit: 500,
+				Detail: "limit must be a whole number from 1 to 500"})
+			return
+		}
+		f.Limit = n
+	}
+	list, next, err := s.cfg.Status.List(r.Context(), f)
+	if err != nil {
+		s.log.Error("status list", "err", err)
+		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable", Detail: "status is unavailable; try again in a few seconds"})
+		return
+	}
+	var b strings.Builder
+	b.WriteString(`{"articles":[`)
+	for i, st := range list {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		out, err := statusJSON.Marshal(st)
+		if err != nil {
+			writeProblem(w, problem{Status: http.StatusInternalServerError, Type: "internal", Detail: err.Error()})
+			return
+		}
+		b.Write(out)
+	}
+	b.WriteString(`]`)
+	if next != "" {
+		q.Set("page", next)
+		fmt.Fprintf(&b, `,"next":%q`, "/v1/articles?"+q.Encode())
+	}
+	b.WriteString("}\n")
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(b.String()))
+}
+
+var validStates = map[string]bool{status.Received: true, status.Cleaned: true, status.MediaReady: true, status.Embargoed: true,
+	status.Published: true, status.Withdrawn: true, status.Failed: true}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

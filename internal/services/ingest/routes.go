@@ -1,0 +1,127 @@
+package ingest
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/pressline/pressline/internal/fault"
+	"github.com/pressline/pressline/internal/tracing"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+//go:embed editor
+var editorFiles embed.FS
+
+// editor serves the editors' page and its files, with a policy that runs
+// only the page's own script.
+func editor() http.Handler {
+	sub, _ := fs.Sub(editorFiles, "editor")
+	files := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		http.StripPrefix("/editor", files).ServeHTTP(w, r)
+	})
+}
+
+// route is one endpoint; the list is what the mux serves and what the
+// OpenAPI test checks against openapi.json.
+type route struct {
+	pattern, name string
+	handler       func(*Service) http.HandlerFunc
+}
+
+var routeTable = []route{
+	{"POST /v1/articles", "submit", func(s *Service) http.HandlerFunc { return s.handleSubmit }},
+	{"GET /v1/articles", "list", func(s *Service) http.HandlerFunc { return s.handleList }},
+	{"GET /v1/articles/{id}", "status", func(s *Service) http.HandlerFunc { return s.handleStatus }},
+	{"DELETE /v1/articles/{id}", "withdraw", func(s *Service) http.HandlerFunc { return s.handleWithdraw }},
+	{"POST /v1/articles/{id}/withdraw", "withdraw", func(s *Service) http.HandlerFunc { return s.handleWithdraw }},
+	{"GET /{$}", "editor", func(s *Service) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/editor/", http.StatusFound) }
+	}},
+	{"GET /editor/", "editor", func(s *Service) http.HandlerFunc { return editor().ServeHTTP }},
+	{"GET /openapi.json", "openapi", func(s *Service) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(openAPI)
+		}
+	}},
+}
+
+func (s *Service) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range routeTable {
+		mux.Handle(rt.pattern, s.instrument(rt.name, rt.handler(s)))
+	}
+	return problemMux(mux)
+}
+
+type recorder struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.code, r.wrote = code, true
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flush,
+// deadlines).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// serve runs h, answering a panic with a 500 problem rather than the
+// cut connection net/http leaves; the client is told how to find out
+// whether its article got in.
+func (s *Service) serve(route string, h http.HandlerFunc, rec *recorder, r *http.Request) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if v == http.ErrAbortHandler {
+			panic(v) // net/http's own way of cutting a response short
+		}
+		err := fault.Caught(v, debug.Stack())
+		s.log.Error("request panicked", "route", route, "err", err)
+		if !rec.wrote {
+			writeProblem(rec, problem{Status: http.StatusInternalServerError, Type: "internal",
+				Detail: "Pressline failed while handling this request. If it was a submission, send it again with the same Idempotency-Key: an article that did get in is answered 200 with its id, not accepted twice."})
+		}
+	}()
+	h(rec, r)
+}
+
+func (s *Service) instrument(route string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx, span := s.tracer.Start(tracing.ExtractHTTP(r.Context(), r.Header), "ingest "+route,
+			trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", route)))
+		defer span.End()
+		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
+		s.serve(route, h, rec, r.WithContext(ctx))
+		span.SetAttributes(attribute.Int("http.response.status_code", rec.code))
+		if rec.code >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(rec.code))
+		}
+		s.metrics.requests.WithLabelValues(route, fmt.Sprint(rec.code)).Inc()
+		tracing.Observe(ctx, s.metrics.duration.WithLabelValues(route), time.Since(start).Seconds())
+	})
+}

@@ -1,0 +1,87 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pressline/pressline/internal/bus"
+	"github.com/pressline/pressline/internal/config"
+	"github.com/pressline/pressline/internal/fault"
+	"github.com/pressline/pressline/pkg/events"
+	"github.com/pressline/pressline/pkg/webhook"
+	pb "github.com/pressline/pressline/proto/pressline/v1"
+)
+
+// deliver POSTs one event to a subscriber, once: a failure that may pass
+// is returned for the bus to retry, one that cannot is permanent.
+func (s *Service) deliver(w config.Webhook) bus.Handler {
+	return func(ctx context.Context, m *bus.Msg) error {
+		var ev pb.ArticlePublished
+		if err := proto.Unmarshal(m.Data, &ev); err != nil {
+			return fault.Permanent(fmt.Errorf("webhook %s: decode event: %w", w.Name, err))
+		}
+		if len(w.Sites) > 0 && !slices.Contains(w.Sites, ev.GetSite()) {
+			return nil // a replay of an event for a site no longer subscribed
+		}
+		body, err := bodyOf(&ev)
+		if err != nil {
+			return fault.Permanent(err)
+		}
+		id := webhookID(&ev)
+		start := s.now()
+		actx, span := s.tracer.Start(ctx, "webhook "+w.Name, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("pressline.webhook.subscriber", w.Name), attribute.String("pressline.webhook.id", id),
+				attribute.Int("pressline.webhook.attempt", m.Attempt)))
+		err = post(actx, s.cfg.Client, w.URL, w.Secret, id, start, body, s.cfg.Refused)
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "not delivered")
+		}
+		span.End()
+		s.metrics.attempts.WithLabelValues(w.Name).Observe(time.Since(start).Seconds())
+		if err == nil {
+			s.metrics.deliveries.WithLabelValues(w.Name, "delivered").Inc()
+			m.Log.Info("webhook delivered", "subscriber", w.Name, "webhook_id", id, "attempt", m.Attempt)
+			return nil
+		}
+		if !isRetryable(err) {
+			return fault.Permanent(fmt.Errorf("webhook %s: %s refused %s for good: %w", w.Name, w.URL, id, err))
+		}
+		var pe *postError
+		if errors.As(err, &pe) && pe.RetryAfter > 0 {
+			return fault.Retry(fmt.Errorf("webhook %s: %s: %w", w.Name, id, err), pe.RetryAfter)
+		}
+		return fmt.Errorf("webhook %s: %s: %w", w.Name, id, err)
+	}
+}
+
+// webhookID is the same for every attempt and every process: receivers
+// de-duplicate on it.
+func webhookID(ev *pb.ArticlePublished) string {
+	return fmt.Sprintf("msg_%s_v%d_%s_%s", ev.GetArticle().GetId(), ev.GetArticle().GetVersion(), ev.GetSite(), events.KindOf(ev.GetKind()))
+}
+
+func bodyOf(ev *pb.ArticlePublished) ([]byte, error) {
+	data, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	// protojson varies its whitespace on purpose; compacting makes the
+	// body the same on every attempt.
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, data); err != nil {
+		return nil, err
+	}
+	return json.Marshal(webhook.Body{Type: events.KindOf(ev.GetKind()).WebhookType(), Timestamp: ev.GetPublishedAt().AsTime().UTC(), Data: compact.Bytes()})
+}

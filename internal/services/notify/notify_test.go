@@ -1,0 +1,372 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/pressline/pressline/internal/bus"
+	"github.com/pressline/pressline/internal/config"
+	"github.com/pressline/pressline/internal/layout"
+	"github.com/pressline/pressline/internal/safefetch"
+	"github.com/pressline/pressline/internal/testenv"
+	"github.com/pressline/pressline/pkg/events"
+	"github.com/pressline/pressline/pkg/webhook"
+	pb "github.com/pressline/pressline/proto/pressline/v1"
+)
+
+// fixture is the notify service on a real NATS server, fed the site
+// events publish would send.
+type fixture struct {
+	bus *bus.Bus
+	reg *prometheus.Registry
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	_, nc := testenv.NATS(t)
+	b, err := bus.New(context.Background(), nc, bus.DefaultConfig(), slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{bus: b, reg: prometheus.NewPedanticRegistry()}
+}
+
+// start runs the service until the test's end. Its webhooks may reach
+// the test's receivers on loopback.
+func (f *fixture) start(t *testing.T, hooks ...config.Webhook) {
+	t.Helper()
+	f.startWith(t, http.DefaultClient, nil, hooks)
+}
+
+// startGuarded sends webhooks through the address guard, as production
+// does.
+func (f *fixture) startGuarded(t *testing.T, hooks ...config.Webhook) {
+	t.Helper()
+	f.startWith(t, safefetch.New(safefetch.Config{}), func(err error) bool { return errors.Is(err, safefetch.ErrRefused) }, hooks)
+}
+
+func (f *fixture) startWith(t *testing.T, client Doer, refused func(error) bool, hooks []config.Webhook) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := New(Config{Bus: f.bus, Webhooks: hooks, Client: client, Refused: refused,
+		Consumer: bus.ConsumerConfig{Workers: 2, AckWait: 5 * time.Second},
+		Log:      slog.New(slog.DiscardHandler), Registerer: f.reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+}
+
+// send publishes what the publish stage publishes for one version on
+// one site.
+func (f *fixture) send(t *testing.T, id string, version uint32, site string, k events.Kind) {
+	t.Helper()
+	ref := &pb.ArticleRef{Id: id, Version: version, Newsroom: "n", Sites: []string{"front", "city"}, ReceivedAt: timestamppb.Now()}
+	ev := &pb.ArticlePublished{Article: ref, Kind: k.Proto(), Site: site, Url: "http://news.test/" + site + "/articles/x-" + id + "/",
+		PublishedAt: timestamppb.Now(), Title: "Tin"}
+	if err := f.bus.Publish(context.Background(), layout.SiteSubject(site, k), bus.MsgID(ref, string(k)+"/"+site), ref, ev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const id1 = "01KB00000000000000000000AA"
+
+// receiver is a downstream site's webhook endpoint: it checks every
+// signature, and answers with the codes it is told to.
+type receiver struct {
+	t   *testing.T
+	srv *httptest.Server
+	mu  sync.Mutex
+	// script answers the n-th request (from 0); 200 when nil or past it.
+	script func(n int, w http.ResponseWriter) bool
+	reqs   []received
+}
+
+type received struct {
+	at   time.Time
+	id   string
+	body webhook.Body
+	ok   bool
+}
+
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func mustSecret(t *testing.T) webhook.Secret {
+	s, err := webhook.ParseSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newReceiver(t *testing.T) *receiver {
+	r := &receiver{t: t}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	s, _ := webhook.ParseSecret(secret)
+	if err := s.Verify(req.Header, body, time.Now()); err != nil {
+		r.t.Errorf("receiver: %v", err)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	var b webhook.Body
+	if err := json.Unmarshal(body, &b); err != nil {
+		r.t.Errorf("receiver: body %s: %v", body, err)
+	}
+	r.mu.Lock()
+	n := len(r.reqs)
+	rec := received{at: time.Now(), id: req.Header.Get("webhook-id"), body: b}
+	r.mu.Unlock()
+	rec.ok = r.script == nil || r.script(n, w)
+	if rec.ok {
+		w.WriteHeader(http.StatusNoContent)
+	}
+	r.mu.Lock()
+	r.reqs = append(r.reqs, rec)
+	r.mu.Unlock()
+}
+
+// got is every request that was answered with success.
+func (r *receiver) got() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []received
+	for _, x := range r.reqs {
+		if x.ok {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (r *receiver) all() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.reqs...)
+}
+
+func (r *receiver) hook(name string) config.Webhook {
+	return config.Webhook{Name: name, URL: r.srv.URL, Secret: mustSecret(r.t), Sites: []string{"front", "city"},
+		Deadline: time.Minute, MinBackoff: 100 * time.Millisecond, MaxBackoff: 400 * time.Millisecond}
+}
+
+func (f *fixture) deadLetters(t *testing.T) []bus.DeadLetterRecord {
+	var out []bus.DeadLetterRecord
+	for rec, err := range f.bus.DeadLetters(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func counter(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metric:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue metric
+				}
+			}
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
+
+// TestWebhookRetrySchedule: a receiver that fails twice with 503, then asks
+// for a second's patience with 429, then takes the event.
+func TestWebhookRetrySchedule(t *testing.T) {
+	f := newFixture(t)
+	rec := newReceiver(t)
+	rec.script = func(n int, w http.ResponseWriter) bool {
+		switch n {
+		case 0, 1:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case 2:
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		default:
+			return true
+		}
+		return false
+	}
+	hook := rec.hook("flaky")
+	hook.Sites = []string{"front"}
+	f.start(t, hook)
+	f.send(t, id1, 1, "front", events.Published)
+	testenv.WaitFor(t, "the delivery", 20*time.Second, func() bool { return len(rec.got()) == 1 })
+	all := rec.all()
+	if len(all) != 4 {
+		t.Fatalf("%d requests, want 4", len(all))
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].id != all[0].id {
+			t.Errorf("webhook-id changed between attempts: %s, %s", all[0].id, all[i].id)
+		}
+	}
+	// Back-off from 100 ms doubling, jittered into its upper half; then
+	// the receiver's Retry-After.
+	gaps := []time.Duration{all[1].at.Sub(all[0].at), all[2].at.Sub(all[1].at), all[3].at.Sub(all[2].at)}
+	if gaps[0] < 50*time.Millisecond || gaps[1] < 100*time.Millisecond || gaps[2] < time.Second {
+		t.Errorf("retry gaps %v, want ≥ 50ms, ≥ 100ms, ≥ 1s (Retry-After)", gaps)
+	}
+	if got := rec.got()[0]; got.id != "msg_"+id1+"_v1_front_published" || got.body.Type != "article.published" {
+		t.Errorf("delivered %s %s", got.id, got.body.Type)
+	}
+	if n := counter(t, f.reg, "pressline_webhook_deliveries_total", "subscriber", "flaky", "outcome", "retry"); n != 3 {
+		t.Errorf("retry counter %v, want 3", n)
+	}
+}
+
+// TestWebhookDeadLetterAndReplay: a receiver down past the deadline gives
+// a dead letter; replaying it reaches that receiver alone, once it is
+// back.
+func TestWebhookDeadLetterAndReplay(t *testing.T) {
+	f := newFixture(t)
+	down, fine := newReceiver(t), newReceiver(t)
+	var healthy atomic.Bool
+	down.script = func(n int, w http.ResponseWriter) bool {
+		if healthy.Load() {
+			return true
+		}
+		w.WriteHeader(http.StatusBadGateway)
+		return false
+	}
+	dead := down.hook("down")
+	dead.Sites, dead.Deadline = []string{"front"}, 700*time.Millisecond
+	other := fine.hook("fine")
+	other.Sites = []string{"front"}
+	f.start(t, dead, other)
+	f.send(t, id1, 1, "front", events.Published)
+	testenv.WaitFor(t, "a dead letter", 20*time.Second, func() bool { return len(f.deadLetters(t)) == 1 })
+	dl := f.deadLetters(t)[0]
+	// The attempts ran out (the deadline), which is not a permanent
+	// refusal: a replay may well succeed.
+	if dl.Stage != "webhook-down" || dl.Subject != layout.WebhookSubject("down") || !strings.Contains(dl.Error, "deadline") || dl.Permanent {
+		t.Errorf("dead letter %+v", dl.DeadLetter)
+	}
+	if len(down.all()) < 2 {
+		t.Errorf("%d attempts before giving up", len(down.all()))
+	}
+	if n := counter(t, f.reg, "pressline_webhook_deliveries_total", "subscriber", "down", "outcome", "failed"); n != 1 {
+		t.Errorf("failed counter %v", n)
+	}
+	healthy.Store(true)
+	if _, err := f.bus.ReplayDeadLetter(context.Background(), dl.ID); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, "the replayed delivery", 20*time.Second, func() bool { return len(down.got()) == 1 })
+	time.Sleep(300 * time.Millisecond)
+	if n := len(fine.got()); n != 1 {
+		t.Errorf("the healthy receiver got %d deliveries, want 1 (the replay is not for it)", n)
+	}
+}
+
+// TestWebhookNoRetryOn4xx: a receiver that says the request is wrong is
+// not asked again.
+func TestWebhookNoRetryOn4xx(t *testing.T) {
+	f := newFixture(t)
+	rec := newReceiver(t)
+	rec.script = func(n int, w http.ResponseWriter) bool { w.WriteHeader(http.StatusGone); return false }
+	hook := rec.hook("gone")
+	hook.Sites = []string{"front"}
+	f.start(t, hook)
+	f.send(t, id1, 1, "front", events.Published)
+	testenv.WaitFor(t, "a dead letter", 20*time.Second, func() bool { return len(f.deadLetters(t)) == 1 })
+	if n := len(rec.all()); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
+// TestSlowSubscriberDelaysNoOne: one receiver takes a second an event,
+// another answers at once and gets everything first; each receives an
+// article's versions in order.
+func TestSlowSubscriberDelaysNoOne(t *testing.T) {
+	f := newFixture(t)
+	slow, fast := newReceiver(t), newReceiver(t)
+	slow.script = func(n int, w http.ResponseWriter) bool { time.Sleep(time.Second); return true }
+	sh, fh := slow.hook("slow"), fast.hook("fast")
+	sh.Sites, fh.Sites = []string{"front"}, []string{"front"}
+	f.start(t, sh, fh)
+	for v := uint32(1); v <= 3; v++ {
+		k := events.Updated
+		if v == 1 {
+			k = events.Published
+		}
+		f.send(t, id1, v, "front", k)
+	}
+	testenv.WaitFor(t, "the fast receiver", 20*time.Second, func() bool { return len(fast.got()) == 3 })
+	if n := len(slow.got()); n >= 3 {
+		t.Errorf("the slow receiver was as quick as the fast one (%d)", n)
+	}
+	testenv.WaitFor(t, "the slow receiver", 20*time.Second, func() bool { return len(slow.got()) == 3 })
+	for _, r := range []*receiver{slow, fast} {
+		got := r.got()
+		for i, want := range []string{"_v1_front_published", "_v2_front_updated", "_v3_front_updated"} {
+			if !strings.HasSuffix(got[i].id, want) {
+				t.Errorf("delivery %d is %s, want …%s", i, got[i].id, want)
+			}
+		}
+	}
+}
+
+// TestWebhookAddressGuard: a subscriber URL the guard refuses is a dead
+// letter at once, with the reason, and is never retried.
+func TestWebhookAddressGuard(t *testing.T) {
+	f := newFixture(t)
+	rec := newReceiver(t)
+	hook := rec.hook("private")
+	hook.Sites = []string{"front"}
+	f.startGuarded(t, hook)
+	f.send(t, id1, 1, "front", events.Published)
+	testenv.WaitFor(t, "a dead letter", 20*time.Second, func() bool { return len(f.deadLetters(t)) == 1 })
+	if dl := f.deadLetters(t)[0]; !strings.Contains(dl.Error, "not a public address") {
+		t.Errorf("dead letter error %q", dl.Error)
+	}
+	if n := len(rec.all()); n != 0 {
+		t.Errorf("the receiver on loopback got %d requests", n)
+	}
+}

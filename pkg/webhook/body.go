@@ -1,0 +1,35 @@
+package webhook
+
+import (
+	"encoding/json"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/pressline/pressline/pkg/events"
+	pb "github.com/pressline/pressline/proto/pressline/v1"
+)
+
+// Body is a Pressline webhook's JSON body, in the Standard Webhooks shape.
+type Body struct {
+	// Type is the event's kind as "article.published", "article.updated"
+	// or "article.withdrawn" (events.Kind.WebhookType).
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	// Data is the ArticlePublished event in protobuf's JSON form with
+	// the proto field names, as in docs/events.md.
+	Data json.RawMessage `json:"data"`
+}
+
+// Kind is the body's event kind; "" when Type is not one of Pressline's.
+func (b Body) Kind() events.Kind { return events.KindOfWebhookType(b.Type) }
+
+// Event decodes the body's data. Fields this version does not know are
+// skipped, so a receiver keeps working when Pressline adds some.
+func (b Body) Event() (*pb.ArticlePublished, error) {
+	ev := &pb.ArticlePublished{}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b.Data, ev); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
