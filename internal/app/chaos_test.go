@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +59,7 @@ type chaos struct {
 	raceToken    string // a second newsroom, on two sites, for the race battery
 	api          string
 	procs        map[string]*exec.Cmd
+	ops          map[string]string // each process's /readyz address
 	logs         map[string]*bytes.Buffer
 	mu           sync.Mutex
 	// accepted is every article the API answered 202 (or 200 for a
@@ -121,9 +121,47 @@ func TestChaos(t *testing.T) {
 	c.minio.Start()
 	c.during("the 3 s after MinIO came back")
 	time.Sleep(3 * time.Second)
+	// (4) fill NATS's disk under load, then free it.
+	c.during("NATS disk full")
+	free := testenv.FillDisk(t, c.natsDir)
+	c.waitReadiness("ingest", false, 20*time.Second)
+	time.Sleep(outage)
+	free()
+	c.during("the disk freed, until ingest is ready")
+	t.Logf("disk freed; JetStream restarts so far: %d", c.ns.JetStreamRestarts())
+	c.waitReadiness("ingest", true, 30*time.Second)
+	c.during("the 3 s after ingest was ready again")
+	time.Sleep(3 * time.Second)
 	stopLoad()
 
 	c.finish()
+}
+
+// waitReadiness waits until the process's /readyz answers ready (200) or
+// not (503, naming jetstream).
+func (c *chaos) waitReadiness(name string, ready bool, timeout time.Duration) {
+	c.t.Helper()
+	c.mu.Lock()
+	addr := c.ops[name]
+	c.mu.Unlock()
+	var last string
+	start := time.Now()
+	for deadline := start.Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		last = fmt.Sprintf("%d %s", resp.StatusCode, b)
+		if ready && resp.StatusCode == http.StatusOK ||
+			!ready && resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(b), "jetstream: jetstream cannot store") {
+			c.t.Logf("%s /readyz %s after %v", name, map[bool]string{true: "ready", false: "unready"}[ready], time.Since(start).Round(10*time.Millisecond))
+			return
+		}
+	}
+	c.t.Fatalf("%s /readyz not %s after %v; last answer: %s", name, map[bool]string{true: "ready", false: "unready"}[ready], timeout, last)
 }
 
 // TestChaosCluster is the fault battery on a three-node NATS cluster of
@@ -233,7 +271,7 @@ func (c *chaos) checkRaces(cases []*raceCase) {
 // faults, waits for everything to settle and checks the outcome.
 func (c *chaos) finish() {
 	t := c.t
-	// (4) a poison article that makes clean fail for good.
+	// (5) a poison article that makes clean fail for good.
 	b, nc := c.bus()
 	defer nc.Close()
 	poison := &pb.ArticleRef{Id: "01CHAOSPOISON000000000000", Version: 1, Newsroom: "chaos", Sites: []string{"front"}}
@@ -242,7 +280,7 @@ func (c *chaos) finish() {
 			Original: &pb.Payload{Location: &pb.Payload_BlobKey{BlobKey: "originals/none"}}}); err != nil {
 		t.Fatal(err)
 	}
-	// (5) duplicate submissions, and forced redeliveries of articles
+	// (6) duplicate submissions, and forced redeliveries of articles
 	// already published.
 	c.duplicates(10)
 	c.waitSettled(b, 5*time.Minute)
@@ -258,15 +296,17 @@ func (c *chaos) finish() {
 // second process of each stage (clean, imageproc, publish).
 func startChaos(t *testing.T, clustered bool) *chaos {
 	t.Helper()
-	dir := t.TempDir()
 	bin := testenv.Pressline(t)
-	c := &chaos{t: t, bin: bin, natsDir: filepath.Join(dir, "nats"), procs: map[string]*exec.Cmd{}, logs: map[string]*bytes.Buffer{},
+	c := &chaos{t: t, bin: bin, procs: map[string]*exec.Cmd{}, ops: map[string]string{}, logs: map[string]*bytes.Buffer{},
 		accepted: map[string]bool{}, refused: map[string]bool{}, refusedIn: map[string]int{}, phase: "no fault", token: "chaos-token-" + strconv.FormatInt(time.Now().UnixNano(), 36), replicas: 1}
 	c.raceToken = "racer-" + c.token
 	if clustered {
 		c.cluster, c.replicas = testenv.NATSClusterProcesses(t, 3), 3
 		c.natsURL = c.cluster.URL()
 	} else {
+		// A disk of its own, which the test fills.
+		c.natsDir = testenv.SmallDisk(t, 256<<20)
+		c.logs["nats"] = &bytes.Buffer{}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -337,7 +377,8 @@ func tail(s string, n int) string {
 }
 
 func (c *chaos) startNATS() {
-	ns, err := natsembed.Start(natsembed.Config{Dir: c.natsDir, Port: c.natsPrt, SyncAlways: true})
+	ns, err := natsembed.Start(natsembed.Config{Dir: c.natsDir, Port: c.natsPrt, SyncAlways: true,
+		Log: slog.New(slog.NewTextHandler(syncWriter{&c.mu, c.logs["nats"]}, nil))})
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -351,7 +392,8 @@ func (c *chaos) start(name string) {
 	defer c.mu.Unlock()
 	service, _, _ := strings.Cut(name, "#")
 	cmd := exec.Command(c.bin, "run", service)
-	cmd.Env = append(append([]string{}, c.env...), "PRESSLINE_OPS_ADDR="+testenv.FreeAddr(c.t))
+	c.ops[name] = testenv.FreeAddr(c.t)
+	cmd.Env = append(append([]string{}, c.env...), "PRESSLINE_OPS_ADDR="+c.ops[name])
 	if c.logs[name] == nil {
 		c.logs[name] = &bytes.Buffer{}
 	}

@@ -109,7 +109,7 @@ func Dev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 		return fmt.Errorf("--nats-url: %w", err)
 	}
 	emb, err := StartEmbedded(ctx, dataDir,
-		natsembed.Config{Host: natsHost, Port: natsPort, SyncAlways: cfg.SyncAlways, Token: cfg.NATSToken},
+		natsembed.Config{Host: natsHost, Port: natsPort, SyncAlways: cfg.SyncAlways, Token: cfg.NATSToken, Log: log},
 		s3embed.Config{Addr: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey})
 	if err != nil {
 		return err

@@ -35,9 +35,11 @@ func ServicePermissions(service string) (NATSPermissions, error) {
 	pub := func(s ...string) { p.Publish = append(p.Publish, s...) }
 	pub("$JS.API.INFO")
 	// Every process declares the streams and the shared buckets.
-	for _, st := range []string{layout.StreamArticles, layout.StreamSites, layout.StreamDeadLetter} {
+	for _, st := range []string{layout.StreamArticles, layout.StreamSites, layout.StreamDeadLetter, layout.StreamReady} {
 		pub(streamDeclare(st)...)
 	}
+	// Readiness stores a message to show JetStream can write.
+	pub(layout.ReadyAll)
 	readBucket := func(b string) { pub(bucketRead(b)...) }
 	writeBucket := func(b string) { pub(bucketRead(b)...); pub("$KV." + b + ".>") }
 	consume := func(stream, durable string) {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -62,11 +63,13 @@ func DefaultConfig() Config {
 
 // Bus is a JetStream context with Pressline's streams in place.
 type Bus struct {
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	log     *slog.Logger
-	metrics *Metrics
-	tracer  trace.Tracer
+	// instance names this process's readiness subject.
+	instance string
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	log      *slog.Logger
+	metrics  *Metrics
+	tracer   trace.Tracer
 }
 
 // New declares the streams (idempotently: every service may do it at
@@ -80,7 +83,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, metri
 	if tp == nil {
 		tp = noop.NewTracerProvider()
 	}
-	b := &Bus{nc: nc, js: js, log: log, metrics: metrics, tracer: tp.Tracer("github.com/pressline/pressline/internal/bus")}
+	b := &Bus{instance: instanceName(), nc: nc, js: js, log: log, metrics: metrics, tracer: tp.Tracer("github.com/pressline/pressline/internal/bus")}
 	if metrics != nil {
 		metrics.mu.Lock()
 		metrics.js = js
@@ -99,6 +102,12 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger, metri
 		{
 			Name:        layout.StreamDeadLetter,
 			Description: "Messages a stage gave up on; see pressline dlq.",
+		},
+		{
+			Name:              layout.StreamReady,
+			Description:       "Each process's last readiness write (/readyz): one small message per process, kept an hour.",
+			MaxAge:            time.Hour,
+			MaxMsgsPerSubject: 1,
 		},
 	}
 	for _, sc := range streams {
@@ -134,14 +143,31 @@ func declareStream(ctx context.Context, js jetstream.JetStream, sc jetstream.Str
 	return err
 }
 
-// Ping is a JetStream round trip (the account's limits and usage): a
-// connection can be up while JetStream answers nothing, and readiness
-// must say so.
+// Ping asks JetStream for the account's usage and then stores one small
+// message, and fails if either does not come back in time. A connection
+// can be up while JetStream answers nothing, and a JetStream that answers
+// can still be unable to write: a full disk leaves a stream failing every
+// publish unanswered, and readiness must say so.
 func (b *Bus) Ping(ctx context.Context) error {
 	if _, err := b.js.AccountInfo(ctx); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
+	if _, err := b.js.Publish(ctx, layout.ReadySubject(b.instance), []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
+		return fmt.Errorf("jetstream cannot store a message: %w", err)
+	}
 	return nil
+}
+
+// instanceName is this process's host and pid, as a subject token.
+func instanceName() string {
+	host, _ := os.Hostname()
+	name := []byte(host + "-" + strconv.Itoa(os.Getpid()))
+	for i, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			name[i] = '_'
+		}
+	}
+	return string(name)
 }
 
 // JetStream exposes the underlying context for packages that keep their own

@@ -173,6 +173,45 @@ func TestPingNeedsJetStream(t *testing.T) {
 	}
 }
 
+// TestPingNeedsJetStreamToWrite: on a full disk JetStream still answers
+// questions, but a stream that meets the full disk stops storing; Ping
+// fails then, and passes again once the disk has room and the server has
+// started JetStream again.
+func TestPingNeedsJetStreamToWrite(t *testing.T) {
+	disk := testenv.SmallDisk(t, 32<<20)
+	_, nc := testenv.NATSIn(t, disk)
+	b, err := bus.New(context.Background(), nc, bus.DefaultConfig(), slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		return b.Ping(ctx)
+	}
+	if err := ping(); err != nil {
+		t.Fatalf("ping a working server: %v", err)
+	}
+	free := testenv.FillDisk(t, disk)
+	// The last page of the stream's file may hold a few more messages.
+	var failed error
+	for i := 0; i < 500 && failed == nil; i++ {
+		failed = ping()
+	}
+	if failed == nil {
+		t.Fatal("ping passed 500 times on a full disk")
+	}
+	if !strings.Contains(failed.Error(), "cannot store") {
+		t.Errorf("ping on a full disk: %v, want it to say JetStream cannot store", failed)
+	}
+	free()
+	for deadline := time.Now().Add(20 * time.Second); ping() != nil; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("ping still failing 20 s after the disk was freed: %v", ping())
+		}
+	}
+}
+
 // TestShutdownHandsBackWhatWasNotStarted: on shutdown the one message in
 // progress finishes, and those pulled but not started are handed back at
 // once, so the next consumer has them long before AckWait.

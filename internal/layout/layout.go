@@ -38,13 +38,25 @@ const (
 	StreamSites = events.Stream
 	// StreamDeadLetter keeps what a stage gave up on.
 	StreamDeadLetter = "PRESSLINE_DEADLETTER"
+	// StreamReady holds each process's last readiness write: /readyz
+	// stores one small message there to show that JetStream can write,
+	// not only answer.
+	StreamReady = "PRESSLINE_READY"
 )
 
 const (
 	articlePrefix    = "pressline.article."
 	webhookPrefix    = "pressline.webhook."
 	deadLetterPrefix = "pressline.deadletter."
+	readyPrefix      = "pressline.ready."
 )
+
+// ReadySubject is where the process named instance writes its readiness
+// probe; ReadyAll covers every process's.
+func ReadySubject(instance string) string { return readyPrefix + instance }
+
+// ReadyAll is every process's readiness subject.
+const ReadyAll = readyPrefix + "*"
 
 // Subjects of the article chain, each one stage's output and the next
 // one's input.
@@ -112,6 +124,8 @@ func StreamSubjects(stream string) []string {
 		return []string{events.AllSites, webhookPrefix + ">"}
 	case StreamDeadLetter:
 		return []string{deadLetterPrefix + ">"}
+	case StreamReady:
+		return []string{readyPrefix + ">"}
 	}
 	return nil
 }
@@ -125,6 +139,8 @@ func StreamOf(subject string) string {
 		return StreamSites
 	case strings.HasPrefix(subject, deadLetterPrefix):
 		return StreamDeadLetter
+	case strings.HasPrefix(subject, readyPrefix):
+		return StreamReady
 	}
 	if _, _, ok := events.ParseSiteSubject(subject); ok {
 		return StreamSites

@@ -22,13 +22,14 @@ func TestSubjectsAndStreams(t *testing.T) {
 		{WebhookSubject("partner"), StreamSites},
 		{DeadLetterSubject("clean"), StreamDeadLetter},
 		{DeadLetterSubject("webhook-partner"), StreamDeadLetter},
+		{ReadySubject("host-1"), StreamReady},
 		{"elsewhere.entirely", ""},
 	}
 	for _, tt := range tests {
 		if got := StreamOf(tt.subject); got != tt.stream {
 			t.Errorf("StreamOf(%s) = %q, want %q", tt.subject, got, tt.stream)
 		}
-		for _, s := range []string{StreamArticles, StreamSites, StreamDeadLetter} {
+		for _, s := range []string{StreamArticles, StreamSites, StreamDeadLetter, StreamReady} {
 			covered := slices.ContainsFunc(StreamSubjects(s), func(f string) bool { return matches(f, tt.subject) })
 			if covered != (s == tt.stream) {
 				t.Errorf("stream %s covers %s: %v", s, tt.subject, covered)

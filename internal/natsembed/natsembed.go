@@ -6,11 +6,16 @@ package natsembed
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -40,6 +45,12 @@ type Config struct {
 	Authorization string
 	// Cluster, when set, makes the server one node of a JetStream cluster.
 	Cluster *Cluster
+	// Log hears about JetStream being switched off and back on; nil
+	// discards.
+	Log *slog.Logger
+	// RestartEvery is how often a server whose JetStream has switched
+	// itself off tries to start it again; 2 s when zero.
+	RestartEvery time.Duration
 }
 
 // Cluster is what a node needs to find the others. Every node of one
@@ -62,6 +73,12 @@ type Cluster struct {
 // Server is a running NATS server.
 type Server struct {
 	*server.Server
+	opts     *server.Options
+	log      *slog.Logger
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+	restarts atomic.Int64
 }
 
 // Start starts the server and waits until it accepts connections.
@@ -126,11 +143,99 @@ func Start(cfg Config) (*Server, error) {
 		s.Shutdown()
 		return nil, errors.New("natsembed: server not ready after 10s")
 	}
-	return &Server{Server: s}, nil
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RestartEvery <= 0 {
+		cfg.RestartEvery = 2 * time.Second
+	}
+	srv := &Server{Server: s, opts: opts.Clone(), log: cfg.Log, stop: make(chan struct{}), done: make(chan struct{})}
+	go srv.keepJetStream(cfg.Dir, cfg.RestartEvery)
+	return srv, nil
+}
+
+// minFreeToRestart is the room JetStream is given before it is started
+// again: a disk that is still full would switch it off at its first write.
+const minFreeToRestart = 4 << 20
+
+// keepJetStream starts JetStream again when a full disk has stopped it.
+// nats-server reacts to ENOSPC in two ways, and neither ends by itself
+// once the disk has room: a clustered node switches JetStream off; a
+// single server marks the stream that failed with a write error it keeps
+// returning (its publishes go unanswered) until the stream is opened
+// again. Either way every publish fails and the pipeline would wait for
+// ever. A reload with the same options, as `nats-server --signal reload`
+// does for an operator, starts JetStream again on the store it left.
+func (s *Server) keepJetStream(dir string, every time.Duration) {
+	defer close(s.done)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		if !s.Running() {
+			continue
+		}
+		reason := s.wedged()
+		if reason == "" {
+			continue
+		}
+		free, err := freeBytes(dir)
+		if err != nil || free < minFreeToRestart {
+			s.log.Error("nats: JetStream cannot write and its disk has no room; it starts again once there is", "reason", reason, "dir", dir, "free_bytes", free, "err", err)
+			continue
+		}
+		s.log.Warn("nats: JetStream cannot write; starting it again", "reason", reason, "dir", dir, "free_bytes", free)
+		if s.JetStreamEnabled() {
+			if err := s.ShutdownJetStream(); err != nil {
+				s.log.Error("nats: stopping JetStream", "err", err)
+				continue
+			}
+		}
+		if err := s.ReloadOptions(s.opts.Clone()); err != nil || !s.JetStreamEnabled() {
+			s.log.Error("nats: JetStream did not start again", "err", err)
+			continue
+		}
+		s.restarts.Add(1)
+		s.log.Info("nats: JetStream is back")
+	}
+}
+
+// wedged says why JetStream cannot write, or "" when it can.
+func (s *Server) wedged() string {
+	if !s.JetStreamEnabled() {
+		return "JetStream switched itself off"
+	}
+	if s.opts.Cluster.Port != 0 {
+		return "" // a node of a cluster switches JetStream off instead
+	}
+	for _, e := range s.Healthz(&server.HealthzOptions{Details: true}).Errors {
+		if strings.Contains(e.Error, "write error") {
+			return e.Error
+		}
+	}
+	return ""
+}
+
+// JetStreamRestarts counts the times JetStream was started again after
+// it had switched itself off.
+func (s *Server) JetStreamRestarts() int64 { return s.restarts.Load() }
+
+func freeBytes(dir string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
 }
 
 // Close shuts the server down and waits for it to finish.
 func (s *Server) Close() {
+	s.stopOnce.Do(func() { close(s.stop) })
+	<-s.done
 	s.Shutdown()
 	s.WaitForShutdown()
 }

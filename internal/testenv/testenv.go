@@ -28,7 +28,20 @@ import (
 // returns it with a connection; both close when the test ends.
 func NATS(t testing.TB) (*natsembed.Server, *nats.Conn) {
 	t.Helper()
-	srv, err := natsembed.Start(natsembed.Config{Dir: t.TempDir(), Port: -1})
+	return startNATS(t, natsembed.Config{Dir: t.TempDir(), Port: -1})
+}
+
+// NATSIn is NATS with its store in dir (a SmallDisk, say), each write
+// fsynced as production's configuration asks, so that a full disk is
+// met at the write that fills it.
+func NATSIn(t testing.TB, dir string) (*natsembed.Server, *nats.Conn) {
+	t.Helper()
+	return startNATS(t, natsembed.Config{Dir: dir, Port: -1, SyncAlways: true, RestartEvery: 200 * time.Millisecond})
+}
+
+func startNATS(t testing.TB, cfg natsembed.Config) (*natsembed.Server, *nats.Conn) {
+	t.Helper()
+	srv, err := natsembed.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
