@@ -81,6 +81,13 @@ func TestServicesUnderTheirOwnNATSUsers(t *testing.T) {
 			t.Fatalf("%s under its own user: %v\n%s", svc, err, logs)
 		}
 		t.Cleanup(func() { _ = p.Stop() })
+		// Readiness writes to JetStream: refused, it would keep the
+		// service out of service for ever.
+		pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := p.Bus.Ping(pctx); err != nil {
+			t.Errorf("%s's readiness under its own user: %v", svc, err)
+		}
+		cancel()
 	}
 
 	api := &client.Client{Server: "http://" + base.HTTPAddr, Token: apptest.Token}
