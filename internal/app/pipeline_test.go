@@ -25,11 +25,14 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pressline/pressline/internal/app"
 	"github.com/pressline/pressline/internal/app/apptest"
 	"github.com/pressline/pressline/internal/blob"
 	"github.com/pressline/pressline/internal/bus"
+	"github.com/pressline/pressline/internal/cleaner"
 	"github.com/pressline/pressline/internal/imaging"
 	"github.com/pressline/pressline/internal/layout"
+	"github.com/pressline/pressline/internal/services/clean"
 	"github.com/pressline/pressline/internal/status"
 	"github.com/pressline/pressline/internal/testenv"
 	"github.com/pressline/pressline/pkg/client"
@@ -611,6 +614,106 @@ func TestPoisonArticle(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.WaitFor(t, "replayed article published", 10*time.Second, func() bool { return len(e.Published(t)["01POISON"]) == 1 })
+}
+
+// panicky is the real bus, with the clean stage's handler made to panic
+// on every article whose original holds marker while armed: a bug that
+// only one article's content reaches.
+type panicky struct {
+	*bus.Bus
+	marker []byte
+	armed  *atomic.Bool
+}
+
+func (b panicky) Consume(ctx context.Context, cfg bus.ConsumerConfig, h bus.Handler) error {
+	return b.Bus.Consume(ctx, cfg, func(ctx context.Context, m *bus.Msg) error {
+		if b.armed.Load() && bytes.Contains(m.Data, b.marker) {
+			var rules []string
+			_ = rules[len(m.Data)] // index out of range, as a real bug would
+		}
+		return h(ctx, m)
+	})
+}
+
+// TestPanickingStageLosesNothing: in a whole pipeline, a clean stage that
+// panics on one article's content ends that article as a dead letter
+// with the panic's reason and a failed status, within its attempts; the
+// process stays up and publishes the articles around it; once the bug is
+// gone the dead letter replays to a published article.
+func TestPanickingStageLosesNothing(t *testing.T) {
+	e := newEnv(t)
+	var armed atomic.Bool
+	armed.Store(true)
+	marker := []byte("CMS-EXPORT-7731")
+	others := slices.DeleteFunc(slices.Clone(app.Services), func(s string) bool { return s == clean.Stage })
+	p := e.StartWith(t, others, func(p *app.Process) app.Runner {
+		cl, err := cleaner.New(p.Config.Cleaning())
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := clean.New(clean.Config{Bus: panicky{p.Bus, marker, &armed}, Blobs: p.Blobs, Status: p.Status,
+			Consumer:    bus.ConsumerConfig{Workers: p.Config.Workers, MaxAttempts: p.Config.MaxAttempts, AckWait: p.Config.AckWait},
+			InlineLimit: p.Config.InlineLimit, Cleaner: cl, Log: p.Log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return app.Runner{Name: clean.Stage, Run: svc.Run}
+	})
+	ctx := context.Background()
+	before := e.Submit(t, []byte("Tin trước\n\nBài gửi trước bài gây lỗi.\n"))
+	bad := e.Submit(t, fmt.Appendf(nil, "Tin gây lỗi\n\nBài có mã %s làm công đoạn làm sạch hoảng loạn.\n", marker))
+	after := e.Submit(t, []byte("Tin sau\n\nBài gửi sau bài gây lỗi.\n"))
+	testenv.WaitFor(t, "the articles around the panic published", 20*time.Second, func() bool {
+		pub := e.Published(t)
+		return len(pub[before]) == 2 && len(pub[after]) == 2
+	})
+
+	var st *pb.ArticleStatus
+	testenv.WaitFor(t, "the panicking article failed", 20*time.Second, func() bool {
+		st, _ = p.Status.Get(ctx, bad)
+		return st.GetState() == "failed"
+	})
+	if !strings.Contains(st.Error, "panic: ") || !strings.Contains(st.Error, "index out of range") {
+		t.Errorf("failed status says %q, want the panic", st.Error)
+	}
+	var dl bus.DeadLetterRecord
+	for rec, err := range p.Bus.DeadLetters(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.ArticleId == bad {
+			dl = rec
+		} else {
+			t.Errorf("dead letter for another article: %+v", rec.DeadLetter)
+		}
+	}
+	if dl.ID == 0 || dl.Stage != clean.Stage || !dl.Permanent || dl.Attempts != 1 || !strings.Contains(dl.Error, "panicky).Consume") || !strings.Contains(dl.Error, "(pipeline_test.go:") {
+		t.Fatalf("dead letter = %+v, want clean's, permanent after one attempt, naming where it panicked", dl.DeadLetter)
+	}
+	mfs, err := p.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var panics float64
+	for _, mf := range mfs {
+		if mf.GetName() == "pressline_stage_panics_total" {
+			for _, m := range mf.GetMetric() {
+				panics += m.GetCounter().GetValue()
+			}
+		}
+	}
+	if panics != 1 {
+		t.Errorf("panics counted: %v, want 1", panics)
+	}
+	// The process is still up: a new article goes through.
+	late := e.Submit(t, []byte("Tin muộn\n\nBài gửi khi bài lỗi đã vào hàng chết.\n"))
+	testenv.WaitFor(t, "an article sent after the panic published", 20*time.Second, func() bool { return len(e.Published(t)[late]) == 2 })
+
+	armed.Store(false) // the fix is deployed
+	if _, err := p.Bus.ReplayDeadLetter(ctx, dl.ID); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, "the replayed article published", 20*time.Second, func() bool { return len(e.Published(t)[bad]) == 2 })
 }
 
 // TestHostilePagePublishesNothingExecutable sends an HTML page full of

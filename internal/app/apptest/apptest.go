@@ -113,9 +113,19 @@ func (e *Env) StartMore(t testing.TB, names []string) *app.Pipeline {
 	return e.start(t, names)
 }
 
-func (e *Env) start(t testing.TB, names []string) *app.Pipeline {
+// StartWith runs the named services and extra runners built on the same
+// process (a stage the test wires itself), until the end of the test.
+func (e *Env) StartWith(t testing.TB, names []string, extra ...func(*app.Process) app.Runner) *app.Pipeline {
 	t.Helper()
-	p, err := app.Start(context.Background(), e.Config, slog.New(slog.DiscardHandler), names)
+	if err := e.Config.Check(true); err != nil {
+		t.Fatal(err)
+	}
+	return e.start(t, names, extra...)
+}
+
+func (e *Env) start(t testing.TB, names []string, extra ...func(*app.Process) app.Runner) *app.Pipeline {
+	t.Helper()
+	p, err := app.Start(context.Background(), e.Config, slog.New(slog.DiscardHandler), names, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
