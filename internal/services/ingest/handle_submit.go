@@ -184,7 +184,14 @@ func (s *Service) accept(ctx context.Context, ref *pb.ArticleRef, a *submission)
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if derr := s.cfg.Blobs.Delete(dctx, key); derr != nil {
-			s.log.Warn("a refused original could not be removed", "article_id", ref.Id, "key", key, "err", derr)
+			// It may be there for good: this version's failed status
+			// tells the reconciler it is not to be sent on.
+			s.log.Warn("a refused original could not be removed; its version is marked failed", "article_id", ref.Id, "key", key, "err", derr)
+			step := status.Step{Stage: "ingest", State: status.Failed,
+				Detail: "refused: the original could not be stored (" + err.Error() + "); the sender was answered 503"}
+			if serr := s.cfg.Status.Record(dctx, ref, step); serr != nil {
+				s.log.Error("a refused original is left behind and its version could not be marked failed; the reconciler may send it on", "article_id", ref.Id, "key", key, "err", serr)
+			}
 		}
 		return false, err
 	}

@@ -389,6 +389,14 @@ func (s lostAnswerStore) PutWithMetadata(ctx context.Context, key string, data [
 	return errors.New("read tcp: connection reset by peer")
 }
 
+// undeletableStore is lostAnswerStore whose deletes fail too: the write
+// landed, and taking it back does not.
+type undeletableStore struct{ lostAnswerStore }
+
+func (s undeletableStore) Delete(ctx context.Context, key string) error {
+	return errors.New("dial tcp: connection refused")
+}
+
 // TestAnAnswerMeansWhatItSays: a 503 means the article will not be
 // published, and a 202 that it will be. An article whose original is
 // durable but whose event failed is accepted, and the reconciler sends
@@ -431,6 +439,34 @@ func TestAnAnswerMeansWhatItSays(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Errorf("%s is left behind after a 503", info.Key)
+		}
+		f.svc.cfg.ReconcileGrace = time.Nanosecond
+		if n, err := f.svc.Reconcile(ctx); err != nil || n != 0 || f.events(t) != 0 {
+			t.Errorf("reconciler recovered %d (%v), %d events: a refused article would be published", n, err, f.events(t))
+		}
+	})
+	t.Run("original write reported failed, and taking it back too", func(t *testing.T) {
+		store, err := blob.New(ctx, testenv.MinIO(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := newFixture(t, undeletableStore{lostAnswerStore{store}})
+		if resp, p := f.post(t, "Bearer "+token, "text/plain; charset=utf-8", []byte("Tin bị từ chối hai lần\n\nĐoạn.\n")); resp.StatusCode != 503 {
+			t.Fatalf("status %d %v, want 503", resp.StatusCode, p)
+		}
+		var left []string
+		for info, err := range store.ListAfter(ctx, layout.OriginalsPrefix, "") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			left = append(left, info.Key)
+		}
+		if len(left) != 1 {
+			t.Fatalf("originals left: %v, want the one that could not be taken back", left)
+		}
+		id, _, _ := layout.ParseOriginal(left[0])
+		if st, err := f.status.Get(ctx, id); err != nil || st.State != status.Failed || !strings.Contains(st.Error, "503") {
+			t.Errorf("status of the refused version: %v, %v; want failed, saying it was refused", st, err)
 		}
 		f.svc.cfg.ReconcileGrace = time.Nanosecond
 		if n, err := f.svc.Reconcile(ctx); err != nil || n != 0 || f.events(t) != 0 {
