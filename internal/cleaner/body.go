@@ -14,10 +14,15 @@ var (
 	reArrowLink   = regexp.MustCompile(`^(>>|»|►|▶|→)\s*(.+)$`)
 )
 
-// body classifies what follows the title.
-func (b *builder) body(segs []segment) {
+// body classifies what follows the title, until ctx ends.
+func (b *builder) body(segs []segment) error {
 	inRelated := false // after a "Tin liên quan" heading
 	for i := 0; i < len(segs); i++ {
+		if i%256 == 255 {
+			if err := stopped(b.ctx); err != nil {
+				return err
+			}
+		}
 		s := segs[i]
 		t := s.text
 		if s.newBlock {
@@ -84,6 +89,7 @@ func (b *builder) body(segs []segment) {
 			b.content = append(b.content, b.textBlock(s))
 		}
 	}
+	return nil
 }
 
 // within: part's words are all in whole's, in order.

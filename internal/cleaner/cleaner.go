@@ -12,6 +12,7 @@
 package cleaner
 
 import (
+	"context"
 	"bytes"
 	"errors"
 	"fmt"
@@ -189,27 +190,44 @@ var (
 
 // Clean parses one document.
 func (c *Cleaner) Clean(in Input) (*pb.Article, error) {
+	return c.CleanContext(context.Background(), in)
+}
+
+// CleanContext is Clean that gives up when ctx ends: between parsing and
+// the rules, and every few hundred segments while the rules run, with an
+// error that wraps ctx's. Parsing itself (go-trafilatura, x/net/html,
+// goldmark) is not interrupted; its cost is bounded by the input's size
+// limits instead.
+func (c *Cleaner) CleanContext(ctx context.Context, in Input) (*pb.Article, error) {
 	format := in.Format
 	if format == "" || format == FormatAuto {
 		format = sniff(in.Data)
 	}
 	var (
-		a   *pb.Article
-		err error
+		segs []segment
+		m    meta
+		err  error
 	)
 	base := httpBase(in.BaseURL)
 	switch format {
 	case FormatText:
-		a, err = c.cleanText(in.Data, in.Charset)
+		segs, m, err = c.parseText(in.Data, in.Charset)
 	case FormatHTML:
-		a, err = c.cleanHTML(in.Data, in.Charset, base)
+		segs, m, err = c.parseHTML(in.Data, in.Charset, base)
 	case FormatNinjs:
-		a, err = c.cleanNinjs(in.Data, in.Charset, base)
+		segs, m, err = c.parseNinjs(in.Data, in.Charset, base)
 	case FormatMarkdown:
-		a, err = c.cleanMarkdown(in.Data, in.Charset, base)
+		segs, m, err = c.parseMarkdown(in.Data, in.Charset, base)
 	default:
 		return nil, fmt.Errorf("unknown format %q", format)
 	}
+	if err != nil {
+		return nil, err
+	}
+	if err := stopped(ctx); err != nil {
+		return nil, err
+	}
+	a, err := c.build(ctx, segs, m)
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +235,14 @@ func (c *Cleaner) Clean(in Input) (*pb.Article, error) {
 		return nil, ErrEmpty
 	}
 	return a, nil
+}
+
+// stopped says why cleaning must stop now, or nil.
+func stopped(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("cleaning stopped before it finished: %w", err)
+	}
+	return nil
 }
 
 // httpBase is s as a base URL, when it is an absolute http(s) one.

@@ -38,7 +38,7 @@ var (
 // reTitleSuffix is a site name after a page title: "Title - Báo Hà Nội".
 var reTitleSuffix = regexp.MustCompile(`\s+[|–—-]\s+[^|–—-]{2,40}$`)
 
-// cleanHTML reads a full web page or a CMS body fragment. The main
+// parseHTML reads a full web page or a CMS body fragment. The main
 // content of a page comes from trafilatura; the page's metadata, figure
 // captions and related-link boxes, which trafilatura drops or flattens,
 // are read from the document here.
@@ -46,14 +46,14 @@ var reTitleSuffix = regexp.MustCompile(`\s+[|–—-]\s+[^|–—-]{2,40}$`)
 // Links and image sources are made absolute against the page's <base>,
 // then its canonical URL, then baseURL (the Content-Location it was sent
 // with), in that order.
-func (c *Cleaner) cleanHTML(raw []byte, declared string, baseURL *url.URL) (*pb.Article, error) {
+func (c *Cleaner) parseHTML(raw []byte, declared string, baseURL *url.URL) ([]segment, meta, error) {
 	text, err := decode(raw, declared, metaCharset(raw))
 	if err != nil {
-		return nil, err
+		return nil, meta{}, err
 	}
 	doc, err := html.Parse(strings.NewReader(text))
 	if err != nil {
-		return nil, err
+		return nil, meta{}, err
 	}
 	repairTitle(doc)
 	m, captions, extras, base := pageMeta(doc, c, baseURL)
@@ -85,7 +85,7 @@ func (c *Cleaner) cleanHTML(raw []byte, declared string, baseURL *url.URL) (*pb.
 	if extracted {
 		segs = newPageIndex(doc).enrich(segs, base)
 	}
-	return c.build(restoreExtras(segs, extras), m), nil
+	return restoreExtras(segs, extras), m, nil
 }
 
 // ancestor is n or the nearest element above it with tag a; nil if none.

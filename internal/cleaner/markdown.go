@@ -10,7 +10,6 @@ import (
 	"github.com/yuin/goldmark/extension"
 	"golang.org/x/net/html"
 
-	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
 // markdown renders CommonMark with GitHub's extensions (tables,
@@ -18,23 +17,23 @@ import (
 // passed through: what a Markdown export means is in its Markdown.
 var markdown = goldmark.New(goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.Linkify))
 
-// cleanMarkdown reads a Markdown export: goldmark renders it to HTML,
+// parseMarkdown reads a Markdown export: goldmark renders it to HTML,
 // which is read as a body fragment, so Markdown gets the same blocks,
 // marks and rules as HTML. Its first heading is the title.
-func (c *Cleaner) cleanMarkdown(raw []byte, charset string, base *url.URL) (*pb.Article, error) {
+func (c *Cleaner) parseMarkdown(raw []byte, charset string, base *url.URL) ([]segment, meta, error) {
 	text, err := decode(raw, charset, "")
 	if err != nil {
-		return nil, err
+		return nil, meta{}, err
 	}
 	var out bytes.Buffer
 	if err := markdown.Convert([]byte(text), &out); err != nil {
-		return nil, fmt.Errorf("markdown: %w", err)
+		return nil, meta{}, fmt.Errorf("markdown: %w", err)
 	}
 	doc, err := html.Parse(strings.NewReader(out.String()))
 	if err != nil {
-		return nil, fmt.Errorf("markdown: %w", err)
+		return nil, meta{}, fmt.Errorf("markdown: %w", err)
 	}
 	r := &bodyReader{base: base}
 	r.walk(findBody(doc))
-	return c.build(r.segs, meta{}), nil
+	return r.segs, meta{}, nil
 }

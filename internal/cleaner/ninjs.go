@@ -102,14 +102,14 @@ type ninjsAssoc struct {
 // ErrNotNinjs is returned for JSON that is not a ninjs document.
 var ErrNotNinjs = errors.New("not a ninjs document: it needs a headline (headline or headlines) or a body (body_html, body_text or bodies)")
 
-func (c *Cleaner) cleanNinjs(raw []byte, charset string, base *url.URL) (*pb.Article, error) {
+func (c *Cleaner) parseNinjs(raw []byte, charset string, base *url.URL) ([]segment, meta, error) {
 	text, err := decode(raw, charset, "")
 	if err != nil {
-		return nil, err
+		return nil, meta{}, err
 	}
 	var d ninjsDoc
 	if err := json.Unmarshal([]byte(text), &d); err != nil {
-		return nil, fmt.Errorf("ninjs: %w", err)
+		return nil, meta{}, fmt.Errorf("ninjs: %w", err)
 	}
 	m := meta{language: primaryLanguage(d.Language), dateline: normalize(d.Located)}
 	m.title = normalize(first(d.Headline, pick(d.Headlines, "main")))
@@ -162,7 +162,7 @@ func (c *Cleaner) cleanNinjs(raw []byte, charset string, base *url.URL) (*pb.Art
 	case bodyHTML != "":
 		node, err := html.Parse(strings.NewReader(bodyHTML))
 		if err != nil {
-			return nil, fmt.Errorf("ninjs body_html: %w", err)
+			return nil, meta{}, fmt.Errorf("ninjs body_html: %w", err)
 		}
 		r := &bodyReader{base: base}
 		r.walk(findBody(node))
@@ -171,9 +171,9 @@ func (c *Cleaner) cleanNinjs(raw []byte, charset string, base *url.URL) (*pb.Art
 		segs = append(segs, textSegments(bodyText)...)
 	}
 	if m.title == "" && len(segs) == 0 {
-		return nil, ErrNotNinjs
+		return nil, meta{}, ErrNotNinjs
 	}
-	return c.build(segs, m), nil
+	return segs, m, nil
 }
 
 func pick(texts []ninjsText, role string) string {

@@ -1,6 +1,7 @@
 package cleaner
 
 import (
+	"context"
 	"fmt"
 
 	pb "github.com/pressline/pressline/proto/pressline/v1"
@@ -12,8 +13,8 @@ import (
 // the end), finish.go (the lead, duplicates) and warnings.go (what an
 // editor must check); predicates.go holds the tests on text they share,
 // and segment.go the input every format is read into.
-func (c *Cleaner) build(segs []segment, m meta) *pb.Article {
-	b := &builder{c: c, a: &pb.Article{
+func (c *Cleaner) build(ctx context.Context, segs []segment, m meta) (*pb.Article, error) {
+	b := &builder{c: c, ctx: ctx, a: &pb.Article{
 		Title: normalize(reDraftMark.ReplaceAllString(m.title, "")), Kicker: normalize(m.kicker), Dateline: normalize(m.dateline), Section: normalize(m.section),
 		Source: normalize(m.source), PublishedAt: m.publishedAt, Language: m.language, Related: m.related,
 		Subjects: m.subjects, Genres: m.genres, Keywords: m.keywords, Urgency: m.urgency, Places: m.places,
@@ -34,17 +35,20 @@ func (c *Cleaner) build(segs []segment, m meta) *pb.Article {
 		kept = append(kept, s)
 	}
 	rest := b.header(kept)
-	b.body(rest)
+	if err := b.body(rest); err != nil {
+		return nil, err
+	}
 	b.trailer()
 	if m.lead != "" {
 		b.lead, b.leadSpans = m.lead, m.leadSpans
 	}
 	b.finish()
-	return b.a
+	return b.a, stopped(ctx)
 }
 
 type builder struct {
 	c         *Cleaner
+	ctx       context.Context
 	a         *pb.Article
 	lead      string
 	leadSpans []*pb.Span

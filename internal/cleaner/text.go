@@ -12,15 +12,15 @@ import (
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
-// cleanText reads a plain-text export: one segment per line, remembering
+// parseText reads a plain-text export: one segment per line, remembering
 // blank lines, because an image placeholder and its caption, or a name and
 // its role, are told apart by standing in one block.
-func (c *Cleaner) cleanText(raw []byte, charset string) (*pb.Article, error) {
+func (c *Cleaner) parseText(raw []byte, charset string) ([]segment, meta, error) {
 	text, err := decode(raw, charset, "")
 	if err != nil {
-		return nil, err
+		return nil, meta{}, err
 	}
-	return c.build(textStructure(textSegments(text)), meta{}), nil
+	return textStructure(textSegments(text)), meta{}, nil
 }
 
 var (

@@ -28,9 +28,12 @@ func (s *Service) handleReceived(ctx context.Context, m *bus.Msg) error {
 		return fmt.Errorf("clean %s: original: %w", ref.GetId(), err)
 	}
 	format, charset := inputOf(ev.GetOriginal().GetContentType())
-	article, err := s.cfg.Cleaner.Clean(cleaner.Input{Data: original, Format: format, Charset: charset, BaseURL: ev.GetContentLocation()})
+	article, err := s.cfg.Cleaner.CleanContext(ctx, cleaner.Input{Data: original, Format: format, Charset: charset, BaseURL: ev.GetContentLocation()})
 	if err != nil {
-		// The same bytes will fail the same way: no retry.
+		// The same bytes will fail the same way: no retry. An article
+		// that outlasts the handler's time would outlast it again, at
+		// the cost of every attempt's CPU: it is a dead letter at once,
+		// for an operator to replay with a longer --ack-wait.
 		return fault.Permanent(fmt.Errorf("clean %s: %w", ref.GetId(), err))
 	}
 	doc, err := cleaner.JSON(article)
