@@ -12,8 +12,8 @@
 package cleaner
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/url"

@@ -9,7 +9,6 @@ import (
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
 	"golang.org/x/net/html"
-
 )
 
 // markdown renders CommonMark with GitHub's extensions (tables,
