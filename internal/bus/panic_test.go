@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pressline/pressline/internal/bus"
 	"github.com/pressline/pressline/internal/fault"
 	"github.com/pressline/pressline/internal/layout"
+	"github.com/pressline/pressline/internal/natsembed"
 	"github.com/pressline/pressline/internal/testenv"
 )
 
@@ -155,7 +157,18 @@ func TestUnsettledDeliveriesEndInDeadLetter(t *testing.T) {
 // TestPingNeedsJetStream: with the connection up but JetStream gone,
 // Ping fails within its deadline.
 func TestPingNeedsJetStream(t *testing.T) {
-	srv, nc := testenv.NATS(t)
+	// JetStream is switched off on purpose here: the server must not
+	// start it again, as it does after a full disk.
+	srv, err := natsembed.Start(natsembed.Config{Dir: t.TempDir(), Port: -1, RestartEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
 	b, err := bus.New(context.Background(), nc, bus.DefaultConfig(), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -45,11 +45,13 @@ type Config struct {
 	Authorization string
 	// Cluster, when set, makes the server one node of a JetStream cluster.
 	Cluster *Cluster
-	// Log hears about JetStream being switched off and back on; nil
-	// discards.
+	// Log hears about JetStream failing to write and being started
+	// again; nil discards.
 	Log *slog.Logger
-	// RestartEvery is how often a server whose JetStream has switched
-	// itself off tries to start it again; 2 s when zero.
+	// RestartEvery is how often the server checks that JetStream can
+	// write (it is on, and no stream holds a write error) and, when it
+	// cannot and the disk has room, starts it again; 2 s when zero. A
+	// JetStream switched off on purpose is started again too.
 	RestartEvery time.Duration
 }
 
@@ -220,8 +222,8 @@ func (s *Server) wedged() string {
 	return ""
 }
 
-// JetStreamRestarts counts the times JetStream was started again after
-// it had switched itself off.
+// JetStreamRestarts counts the times JetStream was started again because
+// it could not write.
 func (s *Server) JetStreamRestarts() int64 { return s.restarts.Load() }
 
 func freeBytes(dir string) (uint64, error) {
