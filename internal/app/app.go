@@ -201,7 +201,7 @@ func (p *Process) Build(ctx context.Context, names []string) ([]Runner, error) {
 			}
 			r, err = ingest.New(ingest.Config{Addr: cfg.HTTPAddr, Bus: p.Bus, Blobs: p.Blobs, Status: p.Status, Refs: p.Refs,
 				Feeds:     safefetch.New(safefetch.Config{Allow: cfg.FetchAllow, MaxBytes: 10 << 20}),
-				Newsrooms: cfg.Newsrooms, InlineLimit: cfg.InlineLimit, MaxBodyBytes: cfg.MaxBodyBytes,
+				Newsrooms: cfg.Newsrooms, SiteReaders: cfg.SiteReaders, SiteEvents: p.Bus, InlineLimit: cfg.InlineLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 				MaxRequestBytes: cfg.MaxRequestBytes, MaxImages: cfg.MaxImages, MaxImageBytes: cfg.MaxImageBytes,
 				HTTP:          p.httpLimits(),
 				RatePerSecond: cfg.RatePerSecond, RateBurst: cfg.RateBurst,

@@ -54,6 +54,8 @@ func ServicePermissions(service string) (NATSPermissions, error) {
 	case "ingest":
 		pub(layout.SubjectReceived, layout.WithdrawAll)
 		writeBucket(refs.Bucket)
+		// The content API reads the sites' events, one message at a time.
+		pub("$JS.API.STREAM.MSG.GET." + layout.StreamSites)
 	case "clean":
 		readBucket(refs.Bucket)
 		pub(layout.SubjectCleaned, layout.DeadLetterSubject(service))

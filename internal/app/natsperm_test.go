@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -70,6 +71,7 @@ func TestServicesUnderTheirOwnNATSUsers(t *testing.T) {
 	base.Newsrooms = []config.Newsroom{{Name: apptest.Newsroom, TokenHash: config.HashToken(apptest.Token), Sites: []string{"front"}}}
 	base.SiteURL, base.Workers, base.RatePerSecond = "http://news.test", 2, 0
 	base.FetchAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	base.SiteReaders = []config.SiteReader{{Site: "front", TokenHash: config.HashToken("front-reader-0123456789")}}
 	base.Webhooks = []config.Webhook{{Name: "partner", URL: receiver.URL, Secret: secret, Deadline: time.Minute, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}}
 	logs := &testenv.LockedBuffer{} // ERROR lines: permission violations come back asynchronously
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -122,6 +124,18 @@ func TestServicesUnderTheirOwnNATSUsers(t *testing.T) {
 	}
 	follow("withdrawn")
 	testenv.WaitFor(t, "three webhook deliveries", 20*time.Second, func() bool { return delivered.Load() >= 3 })
+	// The content API reads the site's events under ingest's user.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+base.HTTPAddr+"/v1/sites/front/changes", nil)
+	req.Header.Set("Authorization", "Bearer front-reader-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changes struct{ Changes []json.RawMessage }
+	if err := json.NewDecoder(resp.Body).Decode(&changes); err != nil || resp.StatusCode != 200 || len(changes.Changes) != 3 {
+		t.Errorf("site changes under ingest's user: %d, %d changes, %v; want 200 and 3", resp.StatusCode, len(changes.Changes), err)
+	}
+	resp.Body.Close()
 	if l := logs.String(); strings.Contains(l, "ermission") {
 		t.Errorf("a service was refused what it needs:\n%s", l)
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pressline/pressline/internal/bus"
@@ -159,16 +158,7 @@ func TestUnsettledDeliveriesEndInDeadLetter(t *testing.T) {
 func TestPingNeedsJetStream(t *testing.T) {
 	// JetStream is switched off on purpose here: the server must not
 	// start it again, as it does after a full disk.
-	srv, err := natsembed.Start(natsembed.Config{Dir: t.TempDir(), Port: -1, RestartEvery: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	srv, nc := testenv.NATSWith(t, natsembed.Config{Dir: t.TempDir(), Port: -1, RestartEvery: time.Hour})
 	b, err := bus.New(context.Background(), nc, bus.DefaultConfig(), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)

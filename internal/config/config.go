@@ -54,6 +54,9 @@ type Config struct {
 	// Newsrooms that may send articles, from --newsrooms and
 	// --newsrooms-file together.
 	Newsrooms []Newsroom
+	// SiteReaders may read one site's events through the content API
+	// (GET /v1/sites/{site}/changes), from --site-tokens.
+	SiteReaders []SiteReader
 
 	InlineLimit  int   // content above this goes by S3 key between stages
 	MaxBodyBytes int64 // largest article ingest accepts
@@ -150,6 +153,13 @@ type Newsroom struct {
 	Feeds     []Feed // polled for articles (newsrooms file only)
 }
 
+// SiteReader is a downstream site's read token for one site. Only a hash
+// of the token is kept.
+type SiteReader struct {
+	Site      string
+	TokenHash [sha256.Size]byte
+}
+
 // Feed is an RSS or Atom feed a newsroom publishes, polled every Every.
 type Feed struct {
 	URL   string
@@ -169,9 +179,9 @@ type Loader struct {
 	fs  *flag.FlagSet
 	cfg Config // the settings that need no parsing beyond the flag's own
 	// The settings that are parsed, or name files, as written.
-	newsrooms, newsroomsFile, houseRules, fetchAllow string
-	imageFormats, imageWidths, webhooksFile          string
-	envErrs                                          []error
+	newsrooms, newsroomsFile, houseRules, fetchAllow, siteTokens string
+	imageFormats, imageWidths, webhooksFile                      string
+	envErrs                                                      []error
 }
 
 // Bind defines every setting's flag on fs, with its default taken from
@@ -197,6 +207,7 @@ func Bind(fs *flag.FlagSet) *Loader {
 	b.str(&c.SiteURL, "site-url", d.SiteURL, "public base URL of published pages")
 	b.str(&c.DataDir, "data-dir", d.DataDir, "where pressline dev keeps NATS and S3 data")
 	b.str(&l.newsrooms, "newsrooms", "", "newsrooms as name:token:site[,site] separated by spaces")
+	b.str(&l.siteTokens, "site-tokens", "", "downstream sites' read tokens for the content API, as site:token separated by spaces")
 	b.str(&l.newsroomsFile, "newsrooms-file", "", `JSON file of newsrooms: [{"name": "…", "token_sha256": "<hex>", "sites": ["…"]}] (pressline token makes one)`)
 	b.integer(&c.InlineLimit, "inline-limit", d.InlineLimit, "bytes of content carried inside an event; more goes by S3 key")
 	b.int64(&c.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "largest article body ingest accepts, in bytes")
@@ -264,6 +275,9 @@ func (l *Loader) Load(needS3Creds bool) (*Config, error) {
 		newsrooms = append(newsrooms, fromFile...)
 	}
 	c.Newsrooms = newsrooms
+	if c.SiteReaders, err = ParseSiteTokens(l.siteTokens); err != nil {
+		bad("site-tokens", "%v", err)
+	}
 	if l.houseRules != "" {
 		if c.HouseRules, err = ReadHouseRules(l.houseRules); err != nil {
 			bad("house-rules", "%v", err)
@@ -517,6 +531,26 @@ func ReadWebhooks(path string) ([]Webhook, error) {
 			return nil, fmt.Errorf("%s: webhook %q: %w", path, e.Name, err)
 		}
 		out = append(out, w)
+	}
+	return out, nil
+}
+
+// ParseSiteTokens reads "site:token ..." entries.
+func ParseSiteTokens(spec string) ([]SiteReader, error) {
+	var out []SiteReader
+	for i, entry := range strings.Fields(spec) {
+		site, token, ok := strings.Cut(entry, ":")
+		if !ok || site == "" || token == "" {
+			// No entry is quoted: it may be a bare token.
+			return nil, fmt.Errorf("entry %d is not site:token", i+1)
+		}
+		if !name.MatchString(site) {
+			return nil, fmt.Errorf("site %q must be lower-case letters, digits, - and _", site)
+		}
+		if len(token) < 16 {
+			return nil, fmt.Errorf("site %q: token shorter than 16 characters", site)
+		}
+		out = append(out, SiteReader{Site: site, TokenHash: HashToken(token)})
 	}
 	return out, nil
 }

@@ -191,3 +191,23 @@ func TestSiteNames(t *testing.T) {
 		}
 	}
 }
+
+// TestParseSiteTokens: entries are site:token, a bad one is refused
+// without quoting it (it may be a bare token), and tokens are kept hashed.
+func TestParseSiteTokens(t *testing.T) {
+	got, err := ParseSiteTokens("front:front-reader-0123456789 regional:regional-reader-01234")
+	if err != nil || len(got) != 2 || got[0].Site != "front" || got[0].TokenHash != HashToken("front-reader-0123456789") {
+		t.Fatalf("ParseSiteTokens = %+v, %v", got, err)
+	}
+	for _, tt := range []struct{ spec, want string }{
+		{"secret-token-without-a-site", "entry 1 is not site:token"},
+		{"front:short", "shorter than 16"},
+		{"Front Page:front-reader-0123456789", "entry 1 is not site:token"},
+		{"Front:front-reader-0123456789", "lower-case"},
+	} {
+		_, err := ParseSiteTokens(tt.spec)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "reader-0123") {
+			t.Errorf("ParseSiteTokens(%q) = %v, want an error saying %q and no token", tt.spec, err, tt.want)
+		}
+	}
+}

@@ -28,7 +28,7 @@ import (
 // returns it with a connection; both close when the test ends.
 func NATS(t testing.TB) (*natsembed.Server, *nats.Conn) {
 	t.Helper()
-	return startNATS(t, natsembed.Config{Dir: t.TempDir(), Port: -1})
+	return NATSWith(t, natsembed.Config{Dir: t.TempDir(), Port: -1})
 }
 
 // NATSIn is NATS with its store in dir (a SmallDisk, say), each write
@@ -36,10 +36,11 @@ func NATS(t testing.TB) (*natsembed.Server, *nats.Conn) {
 // met at the write that fills it.
 func NATSIn(t testing.TB, dir string) (*natsembed.Server, *nats.Conn) {
 	t.Helper()
-	return startNATS(t, natsembed.Config{Dir: dir, Port: -1, SyncAlways: true, RestartEvery: 200 * time.Millisecond})
+	return NATSWith(t, natsembed.Config{Dir: dir, Port: -1, SyncAlways: true, RestartEvery: 200 * time.Millisecond})
 }
 
-func startNATS(t testing.TB, cfg natsembed.Config) (*natsembed.Server, *nats.Conn) {
+// NATSWith is NATS started as cfg says.
+func NATSWith(t testing.TB, cfg natsembed.Config) (*natsembed.Server, *nats.Conn) {
 	t.Helper()
 	srv, err := natsembed.Start(cfg)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,22 @@ func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(out)
 }
 
+// queryLimit is the request's limit (1 to 500), def when it names none,
+// or false after answering 400.
+func queryLimit(w http.ResponseWriter, q url.Values, def int) (int, bool) {
+	v := q.Get("limit")
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 500 {
+		writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Field: "limit", Limit: 500,
+			Detail: "limit must be a whole number from 1 to 500"})
+		return 0, false
+	}
+	return n, true
+}
+
 // handleList lists the newsroom's articles, newest first:
 // GET /v1/articles?status=published&since=2026-11-26T00:00:00Z&limit=50&page=<token>.
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
@@ -75,14 +92,8 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Since = t
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Field: "limit", Limit: 500,
-				Detail: "limit must be a whole number from 1 to 500"})
-			return
-		}
-		f.Limit = n
+	if f.Limit, ok = queryLimit(w, q, f.Limit); !ok {
+		return
 	}
 	list, next, err := s.cfg.Status.List(r.Context(), f)
 	if err != nil {

@@ -60,13 +60,17 @@ type (
 
 // Config holds the service's dependencies and limits.
 type Config struct {
-	Addr         string
-	Bus          publisher
-	Blobs        blobStore
-	Status       statusStore
-	Refs         refStore    // newsroom keys to articles
-	Feeds        feedFetcher // fetches newsroom feeds; nil: feeds are not polled
-	Newsrooms    []config.Newsroom
+	Addr      string
+	Bus       publisher
+	Blobs     blobStore
+	Status    statusStore
+	Refs      refStore    // newsroom keys to articles
+	Feeds     feedFetcher // fetches newsroom feeds; nil: feeds are not polled
+	Newsrooms []config.Newsroom
+	// SiteReaders may read their site's changes; SiteEvents serves
+	// them (nil: the content API answers 503).
+	SiteReaders  []config.SiteReader
+	SiteEvents   siteEvents
 	InlineLimit  int
 	MaxBodyBytes int64 // the article itself
 	// Multipart requests: the whole request, and the images in it.

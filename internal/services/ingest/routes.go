@@ -47,6 +47,7 @@ var routeTable = []route{
 	{"GET /v1/articles/{id}", "status", func(s *Service) http.HandlerFunc { return s.handleStatus }},
 	{"DELETE /v1/articles/{id}", "withdraw", func(s *Service) http.HandlerFunc { return s.handleWithdraw }},
 	{"POST /v1/articles/{id}/withdraw", "withdraw", func(s *Service) http.HandlerFunc { return s.handleWithdraw }},
+	{"GET /v1/sites/{site}/changes", "changes", func(s *Service) http.HandlerFunc { return s.handleChanges }},
 	{"GET /{$}", "editor", func(s *Service) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/editor/", http.StatusFound) }
 	}},

@@ -1,0 +1,115 @@
+package ingest
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/pressline/pressline/internal/bus"
+	"github.com/pressline/pressline/internal/config"
+	"github.com/pressline/pressline/pkg/events"
+)
+
+// siteEvents reads a site's events after a cursor (the bus).
+type siteEvents interface {
+	SiteEvents(ctx context.Context, site string, after uint64, limit int) ([]bus.SiteEvent, error)
+}
+
+// change is one entry of GET /v1/sites/{site}/changes: the webhook
+// body's shape (type, timestamp, data), with the cursor it is at.
+type change struct {
+	Cursor    string          `json:"cursor"`
+	Type      string          `json:"type"`
+	Timestamp string          `json:"timestamp"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// handleChanges answers a site's published, updated and withdrawn events
+// in the order they happened, after the cursor given, so a downstream
+// site that was away catches up over HTTP without NATS.
+func (s *Service) handleChanges(w http.ResponseWriter, r *http.Request) {
+	site := r.PathValue("site")
+	if !s.authenticateSite(w, r, site) {
+		return
+	}
+	q := r.URL.Query()
+	var after uint64
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Field: "after",
+				Detail: "after must be the cursor of a change (a whole number, as in a page's next), or absent to start from the first"})
+			return
+		}
+		after = n
+	}
+	limit, ok := queryLimit(w, q, 100)
+	if !ok {
+		return
+	}
+	if s.cfg.SiteEvents == nil {
+		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable", Detail: "this server does not serve site changes"})
+		return
+	}
+	evs, err := s.cfg.SiteEvents.SiteEvents(r.Context(), site, after, limit)
+	if err != nil {
+		s.log.Error("site changes", "site", site, "err", err)
+		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable", Detail: "the site's events are unavailable; try again in a few seconds"})
+		return
+	}
+	page := struct {
+		Changes []change `json:"changes"`
+		// Next is the cursor to ask after for what comes later: the last
+		// change's, or the one asked after when there was none.
+		Next string `json:"next"`
+	}{Changes: []change{}, Next: strconv.FormatUint(after, 10)}
+	for _, e := range evs {
+		data, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(e.Event)
+		if err != nil {
+			s.log.Error("site change", "site", site, "article_id", e.Event.GetArticle().GetId(), "err", err)
+			writeProblem(w, problem{Status: http.StatusInternalServerError, Type: "internal", Detail: "a change could not be rendered"})
+			return
+		}
+		cur := strconv.FormatUint(e.Seq, 10)
+		page.Changes = append(page.Changes, change{Cursor: cur, Type: events.KindOf(e.Event.GetKind()).WebhookType(),
+			Timestamp: e.Stored.UTC().Format("2006-01-02T15:04:05.000Z07:00"), Data: data})
+		page.Next = cur
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(page)
+}
+
+// authenticateSite checks that the request carries the read token of
+// site; it answers 401 or 403 otherwise.
+func (s *Service) authenticateSite(w http.ResponseWriter, r *http.Request, site string) bool {
+	scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		writeProblem(w, problem{Status: http.StatusUnauthorized, Type: "unauthenticated", Field: "Authorization",
+			Detail: "send the site's read token as 'Authorization: Bearer <token>'"})
+		return false
+	}
+	h := config.HashToken(token)
+	var reader *config.SiteReader
+	for i := range s.cfg.SiteReaders {
+		if subtle.ConstantTimeCompare(h[:], s.cfg.SiteReaders[i].TokenHash[:]) == 1 {
+			reader = &s.cfg.SiteReaders[i]
+		}
+	}
+	switch {
+	case reader == nil:
+		writeProblem(w, problem{Status: http.StatusUnauthorized, Type: "invalid-token", Field: "Authorization",
+			Detail: "the token is not a site's read token (--site-tokens); check it, or ask an operator for one"})
+		return false
+	case reader.Site != site:
+		writeProblem(w, problem{Status: http.StatusForbidden, Type: "site-not-allowed", Field: "site",
+			Detail: "this token reads site " + strconv.Quote(reader.Site) + " only"})
+		return false
+	}
+	return true
+}
