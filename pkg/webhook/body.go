@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 
@@ -19,6 +20,23 @@ type Body struct {
 	// Data is the ArticlePublished event in protobuf's JSON form with
 	// the proto field names, as in docs/events.md.
 	Data json.RawMessage `json:"data"`
+}
+
+// NewBody is the body of ev's webhook: its kind, its publication time,
+// and the event in protobuf's JSON form, compacted, so that every
+// attempt, and every other place that shows the event (the content
+// API's changes), carries the same bytes.
+func NewBody(ev *pb.ArticlePublished) (Body, error) {
+	data, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(ev)
+	if err != nil {
+		return Body{}, err
+	}
+	// protojson varies its whitespace on purpose.
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, data); err != nil {
+		return Body{}, err
+	}
+	return Body{Type: events.KindOf(ev.GetKind()).WebhookType(), Timestamp: ev.GetPublishedAt().AsTime().UTC(), Data: compact.Bytes()}, nil
 }
 
 // Kind is the body's event kind; "" when Type is not one of Pressline's.

@@ -9,7 +9,10 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/pressline/pressline/pkg/webhook"
+	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
 // A downstream site's webhook endpoint: it checks the signature with the
@@ -60,4 +63,23 @@ func ExampleSecret_Verify() {
 	// Output:
 	// msg_01KB0000000000000000000001_v1_front_published published front https://news.example/front/articles/tin-01kb0000000000000000000001/
 	// 204 401
+}
+
+// The body of an event's webhook, as notify sends it and as the content
+// API's changes carry it.
+func ExampleNewBody() {
+	ev := &pb.ArticlePublished{
+		Article: &pb.ArticleRef{Id: "01JDQ5Z7N3M0Y8F6W2K4T9R1AB", Version: 2}, Kind: pb.PublicationKind_PUBLICATION_KIND_UPDATED,
+		Site: "front", Url: "https://news.example/front/articles/tin-moi-01jdq5z7n3m0y8f6w2k4t9r1ab/",
+		PublishedAt: timestamppb.New(time.Date(2026, 12, 4, 1, 0, 0, 0, time.UTC)),
+	}
+	b, err := webhook.NewBody(ev)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	out, _ := json.Marshal(b)
+	fmt.Println(string(out))
+	// Output:
+	// {"type":"article.updated","timestamp":"2026-12-04T01:00:00Z","data":{"article":{"id":"01JDQ5Z7N3M0Y8F6W2K4T9R1AB","version":2},"kind":"PUBLICATION_KIND_UPDATED","site":"front","url":"https://news.example/front/articles/tin-moi-01jdq5z7n3m0y8f6w2k4t9r1ab/","published_at":"2026-12-04T01:00:00Z"}}
 }

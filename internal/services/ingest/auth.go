@@ -11,12 +11,18 @@ import (
 	"github.com/pressline/pressline/internal/config"
 )
 
-// authenticate finds the newsroom whose token the request carries.
-func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (*config.Newsroom, bool) {
-	// The scheme is case-insensitive (RFC 9110, section 11.1).
+// bearer is the request's bearer token. The scheme is case-insensitive
+// (RFC 9110, section 11.1).
+func bearer(r *http.Request) (string, bool) {
 	scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 	token = strings.TrimSpace(token)
-	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+	return token, strings.EqualFold(scheme, "Bearer") && token != ""
+}
+
+// authenticate finds the newsroom whose token the request carries.
+func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (*config.Newsroom, bool) {
+	token, ok := bearer(r)
+	if !ok {
 		writeProblem(w, problem{Status: http.StatusUnauthorized, Type: "unauthenticated", Field: "Authorization",
 			Detail: "send the newsroom's API token as 'Authorization: Bearer <token>'"})
 		return nil, false

@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
-
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/pressline/pressline/internal/bus"
 	"github.com/pressline/pressline/internal/config"
-	"github.com/pressline/pressline/pkg/events"
+	"github.com/pressline/pressline/pkg/webhook"
 )
 
 // siteEvents reads a site's events after a cursor (the bus).
@@ -20,13 +17,11 @@ type siteEvents interface {
 	SiteEvents(ctx context.Context, site string, after uint64, limit int) ([]bus.SiteEvent, error)
 }
 
-// change is one entry of GET /v1/sites/{site}/changes: the webhook
-// body's shape (type, timestamp, data), with the cursor it is at.
+// change is one entry of GET /v1/sites/{site}/changes: the event's
+// webhook body (type, timestamp, data), with the cursor it is at.
 type change struct {
-	Cursor    string          `json:"cursor"`
-	Type      string          `json:"type"`
-	Timestamp string          `json:"timestamp"`
-	Data      json.RawMessage `json:"data"`
+	Cursor string `json:"cursor"`
+	webhook.Body
 }
 
 // handleChanges answers a site's published, updated and withdrawn events
@@ -69,15 +64,14 @@ func (s *Service) handleChanges(w http.ResponseWriter, r *http.Request) {
 		Next string `json:"next"`
 	}{Changes: []change{}, Next: strconv.FormatUint(after, 10)}
 	for _, e := range evs {
-		data, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(e.Event)
+		body, err := webhook.NewBody(e.Event)
 		if err != nil {
 			s.log.Error("site change", "site", site, "article_id", e.Event.GetArticle().GetId(), "err", err)
 			writeProblem(w, problem{Status: http.StatusInternalServerError, Type: "internal", Detail: "a change could not be rendered"})
 			return
 		}
 		cur := strconv.FormatUint(e.Seq, 10)
-		page.Changes = append(page.Changes, change{Cursor: cur, Type: events.KindOf(e.Event.GetKind()).WebhookType(),
-			Timestamp: e.Stored.UTC().Format("2006-01-02T15:04:05.000Z07:00"), Data: data})
+		page.Changes = append(page.Changes, change{Cursor: cur, Body: body})
 		page.Next = cur
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -87,9 +81,8 @@ func (s *Service) handleChanges(w http.ResponseWriter, r *http.Request) {
 // authenticateSite checks that the request carries the read token of
 // site; it answers 401 or 403 otherwise.
 func (s *Service) authenticateSite(w http.ResponseWriter, r *http.Request, site string) bool {
-	scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	token = strings.TrimSpace(token)
-	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+	token, ok := bearer(r)
+	if !ok {
 		writeProblem(w, problem{Status: http.StatusUnauthorized, Type: "unauthenticated", Field: "Authorization",
 			Detail: "send the site's read token as 'Authorization: Bearer <token>'"})
 		return false

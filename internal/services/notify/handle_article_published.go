@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pressline/pressline/internal/bus"
@@ -73,15 +71,9 @@ func webhookID(ev *pb.ArticlePublished) string {
 }
 
 func bodyOf(ev *pb.ArticlePublished) ([]byte, error) {
-	data, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(ev)
+	b, err := webhook.NewBody(ev)
 	if err != nil {
 		return nil, err
 	}
-	// protojson varies its whitespace on purpose; compacting makes the
-	// body the same on every attempt.
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, data); err != nil {
-		return nil, err
-	}
-	return json.Marshal(webhook.Body{Type: events.KindOf(ev.GetKind()).WebhookType(), Timestamp: ev.GetPublishedAt().AsTime().UTC(), Data: compact.Bytes()})
+	return json.Marshal(b)
 }
