@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
+	"math"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
@@ -17,9 +17,8 @@ import (
 // SiteEvent is one of a site's events as the sites' stream keeps it: its
 // sequence there is the cursor a reader resumes after.
 type SiteEvent struct {
-	Seq    uint64
-	Stored time.Time
-	Event  *pb.ArticlePublished
+	Seq   uint64
+	Event *pb.ArticlePublished
 }
 
 // SiteEvents reads up to limit of site's events stored after sequence
@@ -31,6 +30,9 @@ func (b *Bus) SiteEvents(ctx context.Context, site string, after uint64, limit i
 	stream, err := b.js.Stream(ctx, layout.StreamSites)
 	if err != nil {
 		return nil, fmt.Errorf("bus: site events: %w", err)
+	}
+	if after == math.MaxUint64 {
+		return nil, nil // no sequence comes after it
 	}
 	var out []SiteEvent
 	for seq := after + 1; len(out) < limit; {
@@ -45,7 +47,7 @@ func (b *Bus) SiteEvents(ctx context.Context, site string, after uint64, limit i
 		if err := proto.Unmarshal(m.Data, ev); err != nil {
 			return nil, fmt.Errorf("bus: site event %d: %w", m.Sequence, err)
 		}
-		out = append(out, SiteEvent{Seq: m.Sequence, Stored: m.Time, Event: ev})
+		out = append(out, SiteEvent{Seq: m.Sequence, Event: ev})
 		seq = m.Sequence + 1
 	}
 	return out, nil
