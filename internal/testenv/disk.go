@@ -13,27 +13,33 @@ import (
 // the folder; it is unmounted when the test ends. A disk that really
 // fills is the only honest way to show what a full disk does to NATS:
 // its file store reacts to ENOSPC, not to a limit it was told about.
-// Mounting needs root (CI runs as root); elsewhere the test is skipped
-// with the reason.
+// Mounting needs root (CI runs as root); where it fails the test is
+// skipped with the reason.
 func SmallDisk(t testing.TB, size int64) string {
+	t.Helper()
+	dir, err := TrySmallDisk(t, size)
+	if err != nil {
+		t.Skipf("no small disk to fill: %v", err)
+	}
+	return dir
+}
+
+// TrySmallDisk is SmallDisk for a test that can go on without one.
+func TrySmallDisk(t testing.TB, size int64) (string, error) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "small-disk")
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size))
-	if err != nil {
-		if os.Geteuid() != 0 {
-			t.Skipf("mounting a tmpfs needs root: %v", err)
-		}
-		t.Fatalf("mount a %d-byte tmpfs on %s: %v", size, dir, err)
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
+		return "", fmt.Errorf("mount a %d-byte tmpfs on %s (as uid %d): %w", size, dir, os.Geteuid(), err)
 	}
 	t.Cleanup(func() {
 		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
 			t.Errorf("unmount %s: %v", dir, err)
 		}
 	})
-	return dir
+	return dir, nil
 }
 
 // FillDisk writes a file into dir until its file system has no room
