@@ -149,6 +149,7 @@ func (c *chaos) waitReadiness(name string, ready bool, timeout time.Duration) {
 	c.mu.Lock()
 	addr := c.ops[name]
 	c.mu.Unlock()
+	want := map[bool]string{true: "ready", false: "unready"}[ready]
 	var last string
 	start := time.Now()
 	for deadline := start.Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
@@ -162,11 +163,11 @@ func (c *chaos) waitReadiness(name string, ready bool, timeout time.Duration) {
 		last = fmt.Sprintf("%d %s", resp.StatusCode, b)
 		if ready && resp.StatusCode == http.StatusOK ||
 			!ready && resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(b), "jetstream: jetstream cannot store") {
-			c.t.Logf("%s /readyz %s after %v", name, map[bool]string{true: "ready", false: "unready"}[ready], time.Since(start).Round(10*time.Millisecond))
+			c.t.Logf("%s /readyz %s after %v", name, want, time.Since(start).Round(10*time.Millisecond))
 			return
 		}
 	}
-	c.t.Fatalf("%s /readyz not %s after %v; last answer: %s", name, map[bool]string{true: "ready", false: "unready"}[ready], timeout, last)
+	c.t.Fatalf("%s /readyz not %s after %v; last answer: %s", name, want, timeout, last)
 }
 
 // TestChaosCluster is the fault battery on a three-node NATS cluster of
