@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -72,13 +73,25 @@ type chaos struct {
 	// with an error (503): the sender was told they were not accepted,
 	// so none may be published.
 	refused map[string]bool
+	// unanswered holds the load's submissions that got no answer (ingest
+	// killed mid-request): the article may or may not have been
+	// accepted, so the sender sends it again under the same
+	// Idempotency-Key, and it must end up one article.
+	unanswered map[string]resend
 	// tried counts submissions; the difference is what the faults
 	// refused (ingest down, NATS or S3 away), which is not lost: the
 	// sender was told.
 	tried int
-	// phase names the fault going on; refusedIn counts refusals by it.
+	// phase names the fault going on; refusedIn counts refusals and
+	// unanswered requests by it.
 	phase     string
 	refusedIn map[string]int
+}
+
+// resend is a submission to send again.
+type resend struct {
+	body             []byte
+	contentType, key string
 }
 
 // during names the fault that starts now, for the refusals' account.
@@ -277,6 +290,7 @@ func (c *chaos) checkRaces(cases []*raceCase) {
 // faults, waits for everything to settle and checks the outcome.
 func (c *chaos) finish() {
 	t := c.t
+	c.resendUnanswered()
 	// (5) a poison article that makes clean fail for good.
 	b, nc := c.bus()
 	defer nc.Close()
@@ -304,7 +318,7 @@ func startChaos(t *testing.T, clustered bool) *chaos {
 	t.Helper()
 	bin := testenv.Pressline(t)
 	c := &chaos{t: t, bin: bin, procs: map[string]*exec.Cmd{}, ops: map[string]string{}, logs: map[string]*bytes.Buffer{},
-		accepted: map[string]bool{}, refused: map[string]bool{}, refusedIn: map[string]int{}, phase: "no fault", token: "chaos-token-" + strconv.FormatInt(time.Now().UnixNano(), 36), replicas: 1}
+		accepted: map[string]bool{}, refused: map[string]bool{}, unanswered: map[string]resend{}, refusedIn: map[string]int{}, phase: "no fault", token: "chaos-token-" + strconv.FormatInt(time.Now().UnixNano(), 36), replicas: 1}
 	c.raceToken = "racer-" + c.token
 	if clustered {
 		c.cluster, c.replicas = testenv.NATSClusterProcesses(t, 3), 3
@@ -440,7 +454,6 @@ func (c *chaos) kill(name string) {
 	_ = cmd.Wait()
 }
 
-// submit posts one article; only a 202 (or 200 for a repeat) counts.
 // submit sends one article and returns its id, or the status it was
 // refused with (0: no answer at all).
 func (c *chaos) submit(body []byte, contentType, idempotencyKey string) (string, int) {
@@ -505,7 +518,14 @@ func (c *chaos) load(perSecond int) (stop func()) {
 						return
 					}
 				}
-				if _, code := c.submit(body, ct, ""); code >= 400 || code == 0 {
+				key := fmt.Sprintf("chaos-load-%d", i)
+				switch _, code := c.submit(body, ct, key); {
+				case code == 0:
+					c.mu.Lock()
+					c.unanswered[title] = resend{body, ct, key}
+					c.refusedIn[phase]++
+					c.mu.Unlock()
+				case code >= 400:
 					c.mu.Lock()
 					c.refused[title] = true
 					c.refusedIn[phase]++
@@ -515,6 +535,26 @@ func (c *chaos) load(perSecond int) (stop func()) {
 		}
 	})
 	return func() { close(done); wg.Wait() }
+}
+
+// resendUnanswered sends every submission that got no answer again,
+// under its Idempotency-Key, as a sender must, until the API accepts it.
+func (c *chaos) resendUnanswered() {
+	c.mu.Lock()
+	todo := maps.Clone(c.unanswered)
+	c.mu.Unlock()
+	for title, r := range todo {
+		code := 0
+		for attempt := 0; attempt < 10 && code != http.StatusAccepted && code != http.StatusOK; attempt++ {
+			if attempt > 0 {
+				time.Sleep(time.Second)
+			}
+			_, code = c.submit(r.body, r.contentType, r.key)
+		}
+		if code != http.StatusAccepted && code != http.StatusOK {
+			c.t.Errorf("%q, sent again under its key, answered %d", title, code)
+		}
+	}
 }
 
 // duplicates sends n articles twice at once under one Idempotency-Key:
@@ -649,7 +689,11 @@ func (c *chaos) verify(b *bus.Bus, poisonID string) {
 			events[fmt.Sprintf("%s v%d %s %s", ev.GetArticle().GetId(), ev.GetArticle().GetVersion(), ev.GetSite(), raw.Subject)]++
 			var doc struct{ Headlines []struct{ Value string } }
 			if json.Unmarshal([]byte(ev.GetNinjs()), &doc) == nil && len(doc.Headlines) > 0 {
-				headlines[doc.Headlines[0].Value] = ev.GetArticle().GetId()
+				title, id := doc.Headlines[0].Value, ev.GetArticle().GetId()
+				if other, ok := headlines[title]; ok && other != id {
+					t.Errorf("%q published as two articles, %s and %s", title, other, id)
+				}
+				headlines[title] = id
 			}
 		}
 	}
@@ -700,8 +744,8 @@ func (c *chaos) verify(b *bus.Bus, poisonID string) {
 	if !strings.Contains(dead[poisonID], "not found") {
 		t.Errorf("the poison article's dead letter: %q", dead[poisonID])
 	}
-	t.Logf("%d submissions (20 of them the duplicates, 10 articles), %d refused or unanswered during faults (the sender was told); %d accepted: %d published once each, %d failed with a dead letter; %d dead letters in all",
-		c.tried, len(c.refused), len(c.accepted), published, failed, len(dead))
+	t.Logf("%d submissions (20 of them the duplicates, 10 articles), %d refused during faults (the sender was told), %d unanswered and sent again under their key; %d accepted: %d published once each, %d failed with a dead letter; %d dead letters in all",
+		c.tried, len(c.refused), len(c.unanswered), len(c.accepted), published, failed, len(dead))
 	if published < 50 {
 		t.Errorf("only %d articles published under load", published)
 	}
