@@ -396,10 +396,12 @@ func (c *Cluster) routeAddr(i int) string {
 }
 
 // WaitCurrent waits until the running nodes have a JetStream leader and
-// each is current.
+// each is current. A node restarted under load catches up every stream
+// and bucket in turn, which on a loaded CI machine under -race has taken
+// over a minute: two minutes is the bound.
 func (c *Cluster) WaitCurrent() {
 	c.t.Helper()
-	WaitFor(c.t, "a JetStream cluster with a leader and every node current", 60*time.Second, func() bool {
+	WaitFor(c.t, "a JetStream cluster with a leader and every node current", 2*time.Minute, func() bool {
 		if c.bin != "" {
 			return c.procsHealthy()
 		}
