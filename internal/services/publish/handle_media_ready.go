@@ -97,7 +97,7 @@ func (s *Service) handleMediaReady(ctx context.Context, m *bus.Msg) error {
 		if err := s.feeds.upsert(ctx, site, entryOf(&article, meta)); err != nil {
 			return fmt.Errorf("publish %s: %w", ref.GetId(), err)
 		}
-		if err := s.tellPublished(ctx, ref, kind, site, url, ninjs, article.GetTitle(), now); err != nil {
+		if err := s.tellPublished(ctx, ref, kind, site, url, ninjs, &article, now); err != nil {
 			return fmt.Errorf("publish %s: %w", ref.GetId(), err)
 		}
 		urls = append(urls, url)
@@ -171,11 +171,12 @@ func (s *Service) releaseMedia(ctx context.Context, a *pb.Article) error {
 
 // tellPublished sends downstream sites the article's page on site, once
 // for this version.
-func (s *Service) tellPublished(ctx context.Context, ref *pb.ArticleRef, kind events.Kind, site, url string, ninjs []byte, title string, now time.Time) error {
+func (s *Service) tellPublished(ctx context.Context, ref *pb.ArticleRef, kind events.Kind, site, url string, ninjs []byte, a *pb.Article, now time.Time) error {
 	prefix, _ := s.keyOf(url)
 	out := &pb.ArticlePublished{Article: downstream(ref), Kind: kind.Proto(), Site: site, Url: url, NinjsUrl: url + layout.NinjsFile,
 		NinjsKey: prefix + layout.NinjsFile, HtmlKey: prefix + layout.PageFile,
-		PublishedAt: timestamppb.New(now), Title: title}
+		PublishedAt: timestamppb.New(now), Title: a.GetTitle(),
+		Section: a.GetSection(), Subjects: a.GetSubjects(), Keywords: a.GetKeywords()}
 	if len(ninjs) <= maxEventNinjs {
 		out.Ninjs = string(ninjs)
 	}
@@ -223,7 +224,7 @@ func (s *Service) recordEarlierPages(ctx context.Context, m *bus.Msg, ref *pb.Ar
 		if json.Unmarshal(ninjs, &doc) != nil || doc.Version != strconv.FormatUint(uint64(ref.GetVersion()), 10) {
 			continue // another version's page
 		}
-		if err := s.tellPublished(ctx, ref, kind, site, url, ninjs, article.GetTitle(), s.now()); err != nil {
+		if err := s.tellPublished(ctx, ref, kind, site, url, ninjs, &article, s.now()); err != nil {
 			return fmt.Errorf("publish %s: %w", ref.GetId(), err)
 		}
 		urls = append(urls, url)

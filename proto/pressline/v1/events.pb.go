@@ -609,7 +609,13 @@ type ArticlePublished struct {
 	// The ninjs 3.0 document itself (JSON text), so a downstream site can
 	// show the article without fetching anything; empty for a withdrawal,
 	// and for a document too large for an event (then fetch ninjs_url).
-	Ninjs         string `protobuf:"bytes,10,opt,name=ninjs,proto3" json:"ninjs,omitempty"`
+	Ninjs string `protobuf:"bytes,10,opt,name=ninjs,proto3" json:"ninjs,omitempty"`
+	// What a site files and finds the article under (empty for a
+	// withdrawal): its section, subjects and keywords, as the article has
+	// them. The content API's filters read them.
+	Section       string     `protobuf:"bytes,11,opt,name=section,proto3" json:"section,omitempty"`
+	Subjects      []*Concept `protobuf:"bytes,12,rep,name=subjects,proto3" json:"subjects,omitempty"`
+	Keywords      []string   `protobuf:"bytes,13,rep,name=keywords,proto3" json:"keywords,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -712,6 +718,27 @@ func (x *ArticlePublished) GetNinjs() string {
 		return x.Ninjs
 	}
 	return ""
+}
+
+func (x *ArticlePublished) GetSection() string {
+	if x != nil {
+		return x.Section
+	}
+	return ""
+}
+
+func (x *ArticlePublished) GetSubjects() []*Concept {
+	if x != nil {
+		return x.Subjects
+	}
+	return nil
+}
+
+func (x *ArticlePublished) GetKeywords() []string {
+	if x != nil {
+		return x.Keywords
+	}
+	return nil
 }
 
 // DeadLetter records a message a stage gave up on, with enough to replay it.
@@ -839,7 +866,7 @@ var File_pressline_v1_events_proto protoreflect.FileDescriptor
 
 const file_pressline_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x19pressline/v1/events.proto\x12\fpressline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x02\n" +
+	"\x19pressline/v1/events.proto\x12\fpressline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1apressline/v1/article.proto\"\x96\x02\n" +
 	"\n" +
 	"ArticleRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -876,7 +903,7 @@ const file_pressline_v1_events_proto_rawDesc = "" +
 	"\acontent\x18\x02 \x01(\v2\x15.pressline.v1.PayloadR\acontent\"V\n" +
 	"\bWithdraw\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xdf\x02\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xc8\x03\n" +
 	"\x10ArticlePublished\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x121\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.pressline.v1.PublicationKindR\x04kind\x12\x12\n" +
@@ -888,7 +915,10 @@ const file_pressline_v1_events_proto_rawDesc = "" +
 	"\x05title\x18\b \x01(\tR\x05title\x12\x1b\n" +
 	"\tninjs_url\x18\t \x01(\tR\bninjsUrl\x12\x14\n" +
 	"\x05ninjs\x18\n" +
-	" \x01(\tR\x05ninjs\"\x9e\x03\n" +
+	" \x01(\tR\x05ninjs\x12\x18\n" +
+	"\asection\x18\v \x01(\tR\asection\x121\n" +
+	"\bsubjects\x18\f \x03(\v2\x15.pressline.v1.ConceptR\bsubjects\x12\x1a\n" +
+	"\bkeywords\x18\r \x03(\tR\bkeywords\"\x9e\x03\n" +
 	"\n" +
 	"DeadLetter\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x18\n" +
@@ -939,6 +969,7 @@ var file_pressline_v1_events_proto_goTypes = []any{
 	(*DeadLetter)(nil),            // 9: pressline.v1.DeadLetter
 	nil,                           // 10: pressline.v1.DeadLetter.HeadersEntry
 	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*Concept)(nil),               // 12: pressline.v1.Concept
 }
 var file_pressline_v1_events_proto_depIdxs = []int32{
 	11, // 0: pressline.v1.ArticleRef.received_at:type_name -> google.protobuf.Timestamp
@@ -954,13 +985,14 @@ var file_pressline_v1_events_proto_depIdxs = []int32{
 	1,  // 10: pressline.v1.ArticlePublished.article:type_name -> pressline.v1.ArticleRef
 	0,  // 11: pressline.v1.ArticlePublished.kind:type_name -> pressline.v1.PublicationKind
 	11, // 12: pressline.v1.ArticlePublished.published_at:type_name -> google.protobuf.Timestamp
-	10, // 13: pressline.v1.DeadLetter.headers:type_name -> pressline.v1.DeadLetter.HeadersEntry
-	11, // 14: pressline.v1.DeadLetter.failed_at:type_name -> google.protobuf.Timestamp
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	12, // 13: pressline.v1.ArticlePublished.subjects:type_name -> pressline.v1.Concept
+	10, // 14: pressline.v1.DeadLetter.headers:type_name -> pressline.v1.DeadLetter.HeadersEntry
+	11, // 15: pressline.v1.DeadLetter.failed_at:type_name -> google.protobuf.Timestamp
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_pressline_v1_events_proto_init() }
@@ -968,6 +1000,7 @@ func file_pressline_v1_events_proto_init() {
 	if File_pressline_v1_events_proto != nil {
 		return
 	}
+	file_pressline_v1_article_proto_init()
 	file_pressline_v1_events_proto_msgTypes[2].OneofWrappers = []any{
 		(*Payload_Inline)(nil),
 		(*Payload_BlobKey)(nil),
