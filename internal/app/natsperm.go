@@ -54,8 +54,12 @@ func ServicePermissions(service string) (NATSPermissions, error) {
 	case "ingest":
 		pub(layout.SubjectReceived, layout.WithdrawAll)
 		writeBucket(refs.Bucket)
-		// The content API reads the sites' events, one message at a time.
-		pub("$JS.API.STREAM.MSG.GET." + layout.StreamSites)
+		// The content API reads the sites' events, one message at a time,
+		// and follows them all for its index through an ordered consumer
+		// (ephemeral, named by the client; no acknowledgements).
+		pub("$JS.API.STREAM.MSG.GET."+layout.StreamSites,
+			"$JS.API.CONSUMER.CREATE."+layout.StreamSites+".*."+events.AllSites, "$JS.API.CONSUMER.INFO."+layout.StreamSites+".*",
+			"$JS.API.CONSUMER.MSG.NEXT."+layout.StreamSites+".*")
 	case "clean":
 		readBucket(refs.Bucket)
 		pub(layout.SubjectCleaned, layout.DeadLetterSubject(service))

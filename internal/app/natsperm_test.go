@@ -119,6 +119,19 @@ func TestServicesUnderTheirOwnNATSUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	follow("corrected")
+	// The content API's index follows the sites' events under ingest's
+	// user: the article is listed, corrected.
+	testenv.WaitFor(t, "the corrected article in the site's list", 20*time.Second, func() bool {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+base.HTTPAddr+"/v1/sites/front/articles", nil)
+		req.Header.Set("Authorization", "Bearer front-reader-0123456789")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var list struct{ Articles []struct{ Version int } }
+		return resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(&list) == nil && len(list.Articles) == 1 && list.Articles[0].Version == 2
+	})
 	if _, err := api.Withdraw(ctx, acc.ID, "permissions test"); err != nil {
 		t.Fatal(err)
 	}

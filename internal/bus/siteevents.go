@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
@@ -51,4 +52,66 @@ func (b *Bus) SiteEvents(ctx context.Context, site string, after uint64, limit i
 		seq = m.Sequence + 1
 	}
 	return out, nil
+}
+
+// FollowSites calls apply with every site event in the sites' stream
+// after sequence after, then with each as it is stored, until ctx ends.
+// caughtUp is called once, when apply has seen every event stored when
+// following began. A reader that falls behind or loses the server
+// resumes where it was (an ordered consumer, which leaves nothing on the
+// server when it goes).
+func (b *Bus) FollowSites(ctx context.Context, after uint64, apply func(SiteEvent), caughtUp func()) error {
+	stream, err := b.js.Stream(ctx, layout.StreamSites)
+	if err != nil {
+		return fmt.Errorf("bus: follow sites: %w", err)
+	}
+	var last uint64
+	switch m, err := stream.GetLastMsgForSubject(ctx, events.AllSites); {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+	case err != nil:
+		return fmt.Errorf("bus: follow sites: %w", err)
+	default:
+		last = m.Sequence
+	}
+	done := last <= after
+	if done {
+		caughtUp()
+	}
+	cons, err := b.js.OrderedConsumer(ctx, layout.StreamSites, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.AllSites}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq: after + 1, InactiveThreshold: time.Minute})
+	if err != nil {
+		return fmt.Errorf("bus: follow sites: %w", err)
+	}
+	msgs, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("bus: follow sites: %w", err)
+	}
+	stop := context.AfterFunc(ctx, msgs.Stop)
+	defer stop()
+	for {
+		m, err := msgs.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("bus: follow sites: %w", err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("bus: follow sites: %w", err)
+		}
+		ev := &pb.ArticlePublished{}
+		if err := proto.Unmarshal(m.Data(), ev); err != nil {
+			// Not an event of this version's schema: nothing to index,
+			// and nothing to retry.
+			b.log.Warn("site event not indexed", "seq", md.Sequence.Stream, "err", err)
+		} else {
+			apply(SiteEvent{Seq: md.Sequence.Stream, Event: ev})
+		}
+		if !done && md.Sequence.Stream >= last {
+			done = true
+			caughtUp()
+		}
+	}
 }

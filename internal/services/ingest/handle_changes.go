@@ -12,9 +12,11 @@ import (
 	"github.com/pressline/pressline/pkg/webhook"
 )
 
-// siteEvents reads a site's events after a cursor (the bus).
+// siteEvents reads a site's events after a cursor, and follows every
+// site's events for the site index (the bus).
 type siteEvents interface {
 	SiteEvents(ctx context.Context, site string, after uint64, limit int) ([]bus.SiteEvent, error)
+	FollowSites(ctx context.Context, after uint64, apply func(bus.SiteEvent), caughtUp func()) error
 }
 
 // change is one entry of GET /v1/sites/{site}/changes: the event's

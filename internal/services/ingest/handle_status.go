@@ -64,6 +64,22 @@ func queryLimit(w http.ResponseWriter, q url.Values, def int) (int, bool) {
 	return n, true
 }
 
+// queryTime reads query parameter name as an RFC 3339 time; absent is
+// the zero time.
+func queryTime(w http.ResponseWriter, q url.Values, name string) (time.Time, bool) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Field: name,
+			Detail: name + " must be an RFC 3339 time like 2026-11-26T00:00:00Z"})
+		return time.Time{}, false
+	}
+	return t, true
+}
+
 // handleList lists the newsroom's articles, newest first:
 // GET /v1/articles?status=published&since=2026-11-26T00:00:00Z&limit=50&page=<token>.
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
@@ -83,14 +99,8 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 			Detail: "status must be one of received, cleaned, media_ready, embargoed, published, withdrawn, failed"})
 		return
 	}
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Field: "since",
-				Detail: "since must be an RFC 3339 time like 2026-11-26T00:00:00Z"})
-			return
-		}
-		f.Since = t
+	if f.Since, ok = queryTime(w, q, "since"); !ok {
+		return
 	}
 	if f.Limit, ok = queryLimit(w, q, f.Limit); !ok {
 		return

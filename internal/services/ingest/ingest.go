@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,7 @@ import (
 	"github.com/pressline/pressline/internal/config"
 	"github.com/pressline/pressline/internal/ops"
 	"github.com/pressline/pressline/internal/refs"
+	"github.com/pressline/pressline/internal/siteindex"
 	"github.com/pressline/pressline/internal/status"
 	"github.com/pressline/pressline/internal/supervise"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
@@ -67,8 +69,8 @@ type Config struct {
 	Refs      refStore    // newsroom keys to articles
 	Feeds     feedFetcher // fetches newsroom feeds; nil: feeds are not polled
 	Newsrooms []config.Newsroom
-	// SiteReaders may read their site's changes; SiteEvents serves
-	// them (nil: the content API answers 503).
+	// SiteReaders may read their site's articles and changes;
+	// SiteEvents serves them (nil: the content API answers 503).
 	SiteReaders  []config.SiteReader
 	SiteEvents   siteEvents
 	InlineLimit  int
@@ -107,6 +109,10 @@ type Service struct {
 	handler http.Handler
 	metrics *metrics
 	now     func() time.Time
+	// index is what each site has online, for the content API; indexed
+	// is set once it has caught up with the sites' stream.
+	index   *siteindex.Index
+	indexed atomic.Bool
 }
 
 // New builds the service; it does not listen until Run.
@@ -139,6 +145,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Supervisor = supervise.New(cfg.Log, nil)
 	}
 	s := &Service{cfg: cfg, log: cfg.Log, now: time.Now, metrics: newMetrics(cfg.Registerer), limits: map[string]*rate.Limiter{},
+		index:  siteindex.New(),
 		tracer: cfg.Tracing.Tracer("github.com/pressline/pressline/internal/services/ingest")}
 	if cfg.RatePerSecond > 0 {
 		for _, nr := range cfg.Newsrooms {
@@ -163,6 +170,9 @@ func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.cfg.Supervisor.Go(ctx, "ingest-reconcile", s.reconcileLoop) })
 	wg.Go(func() { s.runFeeds(ctx) })
+	if s.cfg.SiteEvents != nil {
+		wg.Go(func() { s.cfg.Supervisor.Go(ctx, "ingest-site-index", s.followSites) })
+	}
 	err = ops.Serve(ctx, l, s.handler, s.log, s.cfg.HTTP)
 	wg.Wait()
 	return err

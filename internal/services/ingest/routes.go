@@ -48,6 +48,8 @@ var routeTable = []route{
 	{"DELETE /v1/articles/{id}", "withdraw", func(s *Service) http.HandlerFunc { return s.handleWithdraw }},
 	{"POST /v1/articles/{id}/withdraw", "withdraw", func(s *Service) http.HandlerFunc { return s.handleWithdraw }},
 	{"GET /v1/sites/{site}/changes", "changes", func(s *Service) http.HandlerFunc { return s.handleChanges }},
+	{"GET /v1/sites/{site}/articles", "site-articles", func(s *Service) http.HandlerFunc { return s.handleSiteArticles }},
+	{"GET /v1/sites/{site}/articles/{id}", "site-article", func(s *Service) http.HandlerFunc { return s.handleSiteArticle }},
 	{"GET /{$}", "editor", func(s *Service) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/editor/", http.StatusFound) }
 	}},
