@@ -10,10 +10,13 @@ export PRESSLINE_CACHE := $(CACHE)
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 BUF_VERSION := v1.75.0
 PROTOC_GEN_GO_VERSION := v1.36.12
+# From npm; 2.x runs on Node.js 20.
+REDOCLY_VERSION := 2.77.0
+REDOCLY := $(CACHE)/npm/node_modules/.bin/redocly
 
 FUZZSCALE ?= 1
 
-.PHONY: dev build test check fuzz bench chaos cluster proto proto-check tools deps
+.PHONY: dev build test check fuzz bench chaos cluster proto proto-check openapi-lint tools deps
 dev: deps
 	go run ./cmd/pressline dev
 
@@ -74,7 +77,7 @@ bench: tools
 	go test ./internal/cli -run '^$$' -bench BenchmarkPipeline -benchtime 2000x
 
 # Static checks CI runs besides the tests.
-check: tools proto-check
+check: tools proto-check openapi-lint
 	go vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt wants to change:"; echo "$$out"; exit 1; fi
 
@@ -82,11 +85,18 @@ proto: tools
 	buf lint
 	buf generate
 
+# The ingest API's OpenAPI document against a real linter's rules.
+openapi-lint: $(REDOCLY)
+	REDOCLY_TELEMETRY=off $(REDOCLY) lint --config internal/services/ingest/redocly.yaml internal/services/ingest/openapi.json
+
 # Fails when the committed generated code differs from what the schemas give.
 proto-check: proto
 	@if [ -n "$$(git status --porcelain -- proto)" ]; then echo "generated code in proto/ is stale: run make proto and commit"; git status --porcelain -- proto; exit 1; fi
 
-tools: $(BIN)/minio $(BIN)/buf $(BIN)/protoc-gen-go
+tools: $(BIN)/minio $(BIN)/buf $(BIN)/protoc-gen-go $(REDOCLY)
+
+$(REDOCLY):
+	npm install --silent --no-audit --no-fund --prefix $(CACHE)/npm @redocly/cli@$(REDOCLY_VERSION)
 
 $(BIN)/minio:
 	GOBIN=$(BIN) go install github.com/minio/minio@$(MINIO_VERSION)

@@ -42,12 +42,21 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if doc.OpenAPI != "3.1.0" {
 		t.Errorf("openapi %q, want 3.1.0", doc.OpenAPI)
 	}
+	inDoc := func(rt route) bool {
+		method, path, _ := strings.Cut(strings.Replace(rt.pattern, "{$}", "", 1), " ")
+		_, ok := doc.Paths[path][strings.ToLower(method)]
+		return ok
+	}
 	served := map[string]bool{}
 	for _, rt := range routeTable {
 		served[rt.pattern] = true
-		method, path, _ := strings.Cut(strings.Replace(rt.pattern, "{$}", "", 1), " ")
-		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
+		if !inDoc(rt) {
 			t.Errorf("%s is served but not documented", rt.pattern)
+		}
+	}
+	for _, rt := range pageTable {
+		if inDoc(rt) {
+			t.Errorf("%s is for browsers, yet documented as an operation of the API", rt.pattern)
 		}
 	}
 	for path, ops := range doc.Paths {

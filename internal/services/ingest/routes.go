@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -22,20 +23,29 @@ var openAPI []byte
 //go:embed editor
 var editorFiles embed.FS
 
-// editor serves the editors' page and its files, with a policy that runs
-// only the page's own script.
-func editor() http.Handler {
+// editorPath is where the editors' page is; its files are under it.
+const editorPath = "/editor"
+
+// editor serves the editors' page (file "") or one of its files, with a
+// policy that runs only the page's own script.
+func editor(w http.ResponseWriter, r *http.Request) {
 	sub, _ := fs.Sub(editorFiles, "editor")
-	files := http.FileServerFS(sub)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		http.StripPrefix("/editor", files).ServeHTTP(w, r)
-	})
+	name := r.PathValue("file")
+	if name == "" {
+		name = "index.html"
+	}
+	if _, err := fs.Stat(sub, name); err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	http.ServeFileFS(w, r, sub, name)
 }
 
-// route is one endpoint; the list is what the mux serves and what the
-// OpenAPI test checks against openapi.json.
+// route is one endpoint; routeTable is the API, which the OpenAPI test
+// checks against openapi.json, and pageTable what is for browsers and
+// tools, which the document leaves out.
 type route struct {
 	pattern, name string
 	handler       func(*Service) http.HandlerFunc
@@ -50,10 +60,14 @@ var routeTable = []route{
 	{"GET /v1/sites/{site}/changes", "changes", func(s *Service) http.HandlerFunc { return s.handleChanges }},
 	{"GET /v1/sites/{site}/articles", "site-articles", func(s *Service) http.HandlerFunc { return s.handleSiteArticles }},
 	{"GET /v1/sites/{site}/articles/{id}", "site-article", func(s *Service) http.HandlerFunc { return s.handleSiteArticle }},
+}
+
+var pageTable = []route{
 	{"GET /{$}", "editor", func(s *Service) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/editor/", http.StatusFound) }
+		return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, editorPath, http.StatusFound) }
 	}},
-	{"GET /editor/", "editor", func(s *Service) http.HandlerFunc { return editor().ServeHTTP }},
+	{"GET " + editorPath, "editor", func(s *Service) http.HandlerFunc { return editor }},
+	{"GET " + editorPath + "/{file}", "editor", func(s *Service) http.HandlerFunc { return editor }},
 	{"GET /openapi.json", "openapi", func(s *Service) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
@@ -64,7 +78,7 @@ var routeTable = []route{
 
 func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
-	for _, rt := range routeTable {
+	for _, rt := range slices.Concat(routeTable, pageTable) {
 		mux.Handle(rt.pattern, s.instrument(rt.name, rt.handler(s)))
 	}
 	return problemMux(mux)
