@@ -199,7 +199,7 @@ func (p *Process) Build(ctx context.Context, names []string) ([]Runner, error) {
 			if len(cfg.Newsrooms) == 0 {
 				return nil, errors.New("ingest needs at least one newsroom: set --newsrooms (PRESSLINE_NEWSROOMS) to name:token:site[,site]")
 			}
-			r, err = ingest.New(ingest.Config{Addr: cfg.HTTPAddr, Bus: p.Bus, Blobs: p.Blobs, Status: p.Status, Refs: p.Refs,
+			r, err = ingest.New(ingest.Config{Addr: cfg.HTTPAddr, Bus: p.Bus, Blobs: p.Blobs, Status: p.Status, Articles: p.Status.NewIndex(), Refs: p.Refs,
 				Feeds:     safefetch.New(safefetch.Config{Allow: cfg.FetchAllow, MaxBytes: 10 << 20}),
 				Newsrooms: cfg.Newsrooms, SiteReaders: cfg.SiteReaders, SiteEvents: p.Bus, InlineLimit: cfg.InlineLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 				MaxRequestBytes: cfg.MaxRequestBytes, MaxImages: cfg.MaxImages, MaxImageBytes: cfg.MaxImageBytes,

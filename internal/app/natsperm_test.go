@@ -119,6 +119,21 @@ func TestServicesUnderTheirOwnNATSUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	follow("corrected")
+	// The newsroom's list is an index that watches the status bucket
+	// under ingest's user.
+	testenv.WaitFor(t, "the corrected article in the newsroom's list", 20*time.Second, func() bool {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+base.HTTPAddr+client.ArticlesPath, nil)
+		req.Header.Set("Authorization", "Bearer "+api.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var list struct {
+			Articles []struct{ Article struct{ Version int } }
+		}
+		return resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(&list) == nil && len(list.Articles) == 1 && list.Articles[0].Article.Version == 2
+	})
 	// The content API's index follows the sites' events under ingest's
 	// user: the article is listed, corrected.
 	testenv.WaitFor(t, "the corrected article in the site's list", 20*time.Second, func() bool {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -90,50 +89,13 @@ func (s *Store) get(ctx context.Context, id string) (*pb.ArticleStatus, uint64, 
 	return st, e.Revision(), nil
 }
 
-// Filter selects articles for List.
+// Filter selects articles for Index.List.
 type Filter struct {
 	Newsroom string    // required: a newsroom sees its own articles
 	State    string    // empty for any
 	Since    time.Time // received at or after; zero for any
 	Before   string    // page token: ids before this one (ids sort by time)
 	Limit    int
-}
-
-// List returns the newsroom's articles, newest first, and the token of
-// the next page ("" when there is none). It reads every key of the
-// bucket: fine for a newsroom's recent thousands, and the place to add an
-// index when that is no longer so.
-func (s *Store) List(ctx context.Context, f Filter) ([]*pb.ArticleStatus, string, error) {
-	lister, err := s.kv.ListKeys(ctx)
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, "", nil
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("status list: %w", err)
-	}
-	var keys []string
-	for k := range lister.Keys() {
-		if f.Before == "" || k < f.Before {
-			keys = append(keys, k)
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(keys)))
-	var out []*pb.ArticleStatus
-	for _, k := range keys {
-		st, _, err := s.get(ctx, k)
-		if err != nil {
-			return nil, "", err
-		}
-		if st == nil || st.GetArticle().GetNewsroom() != f.Newsroom || (f.State != "" && st.GetState() != f.State) ||
-			(!f.Since.IsZero() && st.GetArticle().GetReceivedAt().AsTime().Before(f.Since)) {
-			continue
-		}
-		if len(out) == f.Limit {
-			return out, out[len(out)-1].GetArticle().GetId(), nil
-		}
-		out = append(out, st)
-	}
-	return out, "", nil
 }
 
 // Step describes what a stage did with one version of an article.

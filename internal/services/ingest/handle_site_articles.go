@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,32 +10,8 @@ import (
 	"time"
 
 	"github.com/pressline/pressline/internal/blob"
-	"github.com/pressline/pressline/internal/bus"
-	"github.com/pressline/pressline/internal/kvstore"
 	"github.com/pressline/pressline/internal/siteindex"
 )
-
-// followSites keeps s.index up to date with the sites' stream, from where
-// it got to, for as long as ctx lasts: a lost connection or a server
-// restart is retried.
-func (s *Service) followSites(ctx context.Context) {
-	for attempt := 0; ; attempt++ {
-		err := s.cfg.SiteEvents.FollowSites(ctx, s.index.Seq(),
-			func(e bus.SiteEvent) { s.index.Apply(e.Seq, e.Event) },
-			func() {
-				if !s.indexed.Swap(true) {
-					s.log.Info("site index caught up", "seq", s.index.Seq())
-				}
-			})
-		if ctx.Err() != nil {
-			return
-		}
-		s.log.Warn("site index: following the sites' stream", "err", err)
-		if kvstore.Backoff(ctx, min(attempt, 8)) != nil {
-			return
-		}
-	}
-}
 
 // siteArticle is one entry of GET /v1/sites/{site}/articles.
 type siteArticle struct {

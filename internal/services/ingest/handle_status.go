@@ -105,7 +105,13 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 	if f.Limit, ok = queryLimit(w, q, f.Limit); !ok {
 		return
 	}
-	list, next, err := s.cfg.Status.List(r.Context(), f)
+	list, next, err := s.cfg.Articles.List(r.Context(), f)
+	if errors.Is(err, status.ErrIndexNotReady) {
+		w.Header().Set("Retry-After", "2")
+		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable",
+			Detail: "the article index is still reading the status bucket since this server started; try again in a few seconds"})
+		return
+	}
 	if err != nil {
 		s.log.Error("status list", "err", err)
 		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable", Detail: "status is unavailable; try again in a few seconds"})

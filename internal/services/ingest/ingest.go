@@ -56,6 +56,11 @@ type (
 	statusStore interface {
 		Record(ctx context.Context, ref *pb.ArticleRef, step status.Step) error
 		Get(ctx context.Context, id string) (*pb.ArticleStatus, error)
+	}
+	// articleIndex lists a newsroom's articles (status.Index); Run
+	// keeps it current.
+	articleIndex interface {
+		Run(ctx context.Context) error
 		List(ctx context.Context, f status.Filter) ([]*pb.ArticleStatus, string, error)
 	}
 )
@@ -66,8 +71,9 @@ type Config struct {
 	Bus       publisher
 	Blobs     blobStore
 	Status    statusStore
-	Refs      refStore    // newsroom keys to articles
-	Feeds     feedFetcher // fetches newsroom feeds; nil: feeds are not polled
+	Articles  articleIndex // the newsroom's list; required
+	Refs      refStore     // newsroom keys to articles
+	Feeds     feedFetcher  // fetches newsroom feeds; nil: feeds are not polled
 	Newsrooms []config.Newsroom
 	// SiteReaders may read their site's articles and changes;
 	// SiteEvents serves them (nil: the content API answers 503).
@@ -117,8 +123,8 @@ type Service struct {
 
 // New builds the service; it does not listen until Run.
 func New(cfg Config) (*Service, error) {
-	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil || cfg.Refs == nil {
-		return nil, errors.New("ingest: Bus, Blobs, Status and Refs are required")
+	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil || cfg.Articles == nil || cfg.Refs == nil {
+		return nil, errors.New("ingest: Bus, Blobs, Status, Articles and Refs are required")
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		return nil, errors.New("ingest: MaxBodyBytes must be positive")
@@ -170,6 +176,7 @@ func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.cfg.Supervisor.Go(ctx, "ingest-reconcile", s.reconcileLoop) })
 	wg.Go(func() { s.runFeeds(ctx) })
+	wg.Go(func() { s.cfg.Supervisor.Go(ctx, "ingest-article-index", s.followStatus) })
 	if s.cfg.SiteEvents != nil {
 		wg.Go(func() { s.cfg.Supervisor.Go(ctx, "ingest-site-index", s.followSites) })
 	}

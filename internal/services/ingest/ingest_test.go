@@ -41,11 +41,12 @@ import (
 const token = "newsroom-token-0123456789"
 
 type fixture struct {
-	svc    *Service
-	srv    *httptest.Server
-	blobs  *blob.Store
-	status *status.Store
-	js     jetstream.JetStream
+	svc      *Service
+	srv      *httptest.Server
+	blobs    *blob.Store
+	status   *status.Store
+	articles *status.Index
+	js       jetstream.JetStream
 }
 
 func newFixture(t *testing.T, blobs blobStore) *fixture {
@@ -64,7 +65,10 @@ func newFixture(t *testing.T, blobs blobStore) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{status: st, js: b.JetStream()}
+	f := &fixture{status: st, articles: st.NewIndex(), js: b.JetStream()}
+	ictx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go func() { _ = f.articles.Run(ictx) }()
 	if blobs == nil {
 		f.blobs, err = blob.New(context.Background(), testenv.MinIO(t))
 		if err != nil {
@@ -72,7 +76,7 @@ func newFixture(t *testing.T, blobs blobStore) *fixture {
 		}
 		blobs = f.blobs
 	}
-	svc, err := New(Config{Bus: b, Blobs: blobs, Status: st, Refs: rs, InlineLimit: 64, MaxBodyBytes: 1000, Log: log,
+	svc, err := New(Config{Bus: b, Blobs: blobs, Status: st, Articles: f.articles, Refs: rs, InlineLimit: 64, MaxBodyBytes: 1000, Log: log,
 		MaxRequestBytes: 100_000, MaxImages: 3, MaxImageBytes: 2000,
 		Newsrooms: []config.Newsroom{{Name: "quocoai", TokenHash: config.HashToken(token), Sites: []string{"front"}}}})
 	if err != nil {
@@ -678,6 +682,13 @@ func TestList(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&out)
 		return resp.StatusCode, out
 	}
+	// The list is an index that follows the status bucket: the last
+	// write may take a moment to show.
+	testenv.WaitFor(t, "the five articles listed", 10*time.Second, func() bool {
+		code, out := get("/v1/articles?limit=10")
+		list, _ := out["articles"].([]any)
+		return code == 200 && len(list) == 5
+	})
 	var seen []string
 	path := "/v1/articles?limit=2"
 	for pages := 0; path != ""; pages++ {
@@ -796,10 +807,12 @@ func TestFeedPoller(t *testing.T) {
 	if f.events(t) != 3 {
 		t.Errorf("%d events, want 3 (two items, one correction)", f.events(t))
 	}
-	list, _, err := f.status.List(ctx, status.Filter{Newsroom: nr.Name, Limit: 10})
-	if err != nil || len(list) != 2 {
-		t.Fatalf("status list: %d, %v", len(list), err)
-	}
+	var list []*pb.ArticleStatus
+	testenv.WaitFor(t, "both articles listed, the corrected one at v2", 10*time.Second, func() bool {
+		var err error
+		list, _, err = f.articles.List(ctx, status.Filter{Newsroom: nr.Name, Limit: 10})
+		return err == nil && len(list) == 2 && list[0].GetArticle().GetVersion()+list[1].GetArticle().GetVersion() == 3
+	})
 	versions := map[uint32]int{}
 	for _, st := range list {
 		versions[st.GetArticle().GetVersion()]++
