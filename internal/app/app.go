@@ -272,7 +272,7 @@ func declare(ctx context.Context, log *slog.Logger, what string, fn func() error
 
 // ImageProcessor is the rendition maker the configuration describes.
 func ImageProcessor(cfg *config.Config) (*imaging.Processor, error) {
-	ic := imaging.Config{Widths: cfg.ImageWidths}
+	ic := imaging.Config{Widths: cfg.ImageWidths, MemoryBudget: cfg.ImageMemory}
 	for _, f := range cfg.ImageFormats {
 		ic.Formats = append(ic.Formats, imaging.Format(f))
 	}

@@ -89,7 +89,10 @@ type Config struct {
 	FetchAllow   []netip.Prefix
 	ImageFormats []string // webp, jpeg, avif
 	ImageWidths  []int
-	LogFormat    string // json or text
+	// ImageMemory bounds, by estimate, the memory of the images one
+	// process decodes at once (imaging.Config.MemoryBudget).
+	ImageMemory int64
+	LogFormat   string // json or text
 
 	// OTLPEndpoint is the OTLP/HTTP collector spans go to; empty keeps
 	// them in the process (their ids still reach logs and statuses).
@@ -116,7 +119,7 @@ func Default() Config {
 		RatePerSecond: 50, RateBurst: 200,
 		Workers: runtime.GOMAXPROCS(0), MaxAttempts: 10, AckWait: 30 * time.Second, Replicas: 1, SyncAlways: true,
 		TimeZone:     "Asia/Ho_Chi_Minh",
-		ImageFormats: []string{"webp", "jpeg"}, ImageWidths: []int{320, 640, 1024, 1600, 2048},
+		ImageFormats: []string{"webp", "jpeg"}, ImageWidths: []int{320, 640, 1024, 1600, 2048}, ImageMemory: 768 << 20,
 		LogFormat: "json", ServiceName: "pressline", FeedSize: 100,
 	}
 }
@@ -232,6 +235,7 @@ func Bind(fs *flag.FlagSet) *Loader {
 	b.integer(&c.FeedSize, "feed-size", d.FeedSize, "how many of a site's newest articles its index page and feeds list")
 	b.str(&l.fetchAllow, "fetch-allow", "", "non-public networks image fetching may reach, comma-separated CIDRs (e.g. 10.0.0.0/8); loopback, private and metadata addresses are refused otherwise")
 	b.str(&l.imageWidths, "image-widths", joinInts(d.ImageWidths), "rendition widths in pixels, comma-separated; a source is never enlarged")
+	b.int64(&c.ImageMemory, "image-memory", d.ImageMemory, "the most memory, by estimate, the images one process decodes at once may take, in bytes (a 50 MP progressive JPEG is about 330 MB; one over it runs alone); 0 for no bound")
 	b.str(&l.imageFormats, "image-formats", strings.Join(d.ImageFormats, ","), "rendition formats: webp, jpeg, avif (avif is slow)")
 	b.str(&c.LogFormat, "log-format", d.LogFormat, "log format: json or text")
 	l.envErrs = b.errs
@@ -376,6 +380,9 @@ func (c *Config) check(needS3Creds bool) []error {
 	}
 	if c.MinBodyRate < 0 {
 		bad("min-body-rate", "%d must be 0 or more", c.MinBodyRate)
+	}
+	if c.ImageMemory < 0 {
+		bad("image-memory", "%d must be 0 or more", c.ImageMemory)
 	}
 	if c.MaxImageBytes < 1 {
 		bad("max-image-bytes", "%d must be positive", c.MaxImageBytes)

@@ -2,6 +2,7 @@ package imaging
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -157,6 +158,133 @@ func BenchmarkCrops12MP(b *testing.B) {
 		crops, err := p.Crops(src, 4000, 3000, 0.4, 0.6)
 		if err != nil || len(crops) != 3 {
 			b.Fatal(len(crops), err)
+		}
+	}
+}
+
+// rssChildEnv names the image a child process of BenchmarkProcess50MP
+// processes (TestRSSChild), to report its peak resident memory;
+// rssChildAtOnce how many copies of it at once, and rssChildBudget the
+// processor's memory budget (bytes, through Admit).
+const (
+	rssChildEnv    = "PRESSLINE_RSS_CHILD_IMAGE"
+	rssChildAtOnce = "PRESSLINE_RSS_CHILD_AT_ONCE"
+	rssChildBudget = "PRESSLINE_RSS_CHILD_BUDGET"
+)
+
+// TestRSSChild is the child of BenchmarkProcess50MP: it processes the
+// image with the default renditions and prints its peak RSS. Run any
+// other way, it has nothing to do.
+func TestRSSChild(t *testing.T) {
+	path := os.Getenv(rssChildEnv)
+	if path == "" {
+		t.Skip("the child process of BenchmarkProcess50MP")
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	atOnce, _ := strconv.Atoi(os.Getenv(rssChildAtOnce))
+	budget, _ := strconv.ParseInt(os.Getenv(rssChildBudget), 10, 64)
+	p := newProcessor(t, Config{MemoryBudget: budget})
+	var wg sync.WaitGroup
+	for range max(1, atOnce) {
+		wg.Go(func() {
+			release, err := p.Admit(context.Background(), src)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer release()
+			if _, err := p.Process(src); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	fmt.Printf("VmHWM_MB %.1f\n", peakRSSMB())
+}
+
+// BenchmarkProcess50MP measures the memory one imageproc worker needs
+// for a 50-megapixel JPEG (8660 × 5773, the largest the default limits
+// take) with the default renditions: the peak RSS of a process that
+// processes that one image, against the same process given a 64 × 48
+// JPEG (the runtime, libvips and the binary). Each is its own process,
+// so nothing else is in the figure; ns/op is the 50 MP child's whole
+// run. A baseline JPEG (as cameras write them) and a progressive one (as
+// many web tools do) differ: libjpeg keeps every DCT coefficient of a
+// progressive image until its last scan, whatever the shrink.
+func BenchmarkProcess50MP(b *testing.B) {
+	newProcessor(b, Config{})
+	dir := b.TempDir()
+	photo, err := vips.NewImageFromBuffer(photo12MP())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer photo.Close()
+	write := func(name string, width, height int, progressive bool) string {
+		img, err := photo.Copy()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer img.Close()
+		if err := img.ResizeWithVScale(float64(width)/4000, float64(height)/3000, vips.KernelLanczos3); err != nil {
+			b.Fatal(err)
+		}
+		ep := vips.NewJpegExportParams()
+		ep.Quality, ep.Interlace = 90, progressive
+		out, _, err := img.ExportJpeg(ep)
+		if err != nil {
+			b.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		return path
+	}
+	child := func(path string, env ...string) float64 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRSSChild$", "-test.v")
+		cmd.Env = append(append(os.Environ(), rssChildEnv+"="+path), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("child on %s: %v\n%s", path, err, out)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmHWM_MB "); ok {
+				mb, _ := strconv.ParseFloat(v, 64)
+				return mb
+			}
+		}
+		b.Fatalf("child on %s printed no VmHWM:\n%s", path, out)
+		return 0
+	}
+	base := child(write("tiny.jpg", 64, 48, false))
+	for _, progressive := range []bool{false, true} {
+		path := write(fmt.Sprintf("50mp-progressive-%v.jpg", progressive), 8660, 5773, progressive)
+		b.Run(fmt.Sprintf("progressive=%v", progressive), func(b *testing.B) {
+			var peak float64
+			for b.Loop() {
+				peak = max(peak, child(path))
+			}
+			b.ReportMetric(peak, "peak_RSS_MB")
+			b.ReportMetric(base, "baseline_RSS_MB")
+			b.ReportMetric(peak-base, "image_RSS_MB")
+		})
+		if !progressive {
+			continue
+		}
+		// Two workers on two such images at once: with no budget, and
+		// with one that holds only one of them.
+		for _, budget := range []int64{0, 400 << 20} {
+			b.Run(fmt.Sprintf("progressive,two_at_once,budget=%dMiB", budget>>20), func(b *testing.B) {
+				var peak float64
+				for b.Loop() {
+					peak = max(peak, child(path, rssChildAtOnce+"=2", fmt.Sprintf("%s=%d", rssChildBudget, budget)))
+				}
+				b.ReportMetric(peak, "peak_RSS_MB")
+				b.ReportMetric(peak-base, "images_RSS_MB")
+			})
 		}
 	}
 }

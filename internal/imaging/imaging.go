@@ -28,6 +28,7 @@ import (
 
 	"github.com/davidbyttow/govips/v2/vips"
 	_ "golang.org/x/image/webp"
+	"golang.org/x/sync/semaphore"
 )
 
 // Format is an output format.
@@ -52,6 +53,9 @@ type Config struct {
 	// minutes of CPU; default 100 MP.
 	MaxTotalPixels int64
 	Quality        int // default 80
+	// MemoryBudget bounds, by estimate (MemoryCost), the memory of the
+	// images Admit lets be worked on at once; 0 for no bound.
+	MemoryBudget int64
 }
 
 func (c *Config) defaults() {
@@ -160,7 +164,8 @@ func IsRefusal(err error) (*Refusal, bool) {
 
 // Processor makes renditions; it is safe for concurrent use.
 type Processor struct {
-	cfg Config
+	cfg    Config
+	memory *semaphore.Weighted // nil without a budget
 }
 
 var startOnce sync.Once
@@ -186,7 +191,11 @@ func New(cfg Config) (*Processor, error) {
 		vips.Startup(&vips.Config{ConcurrencyLevel: 1, MaxCacheFiles: 0, MaxCacheMem: 0, MaxCacheSize: 0})
 		configureVips()
 	})
-	return &Processor{cfg: cfg}, nil
+	p := &Processor{cfg: cfg}
+	if cfg.MemoryBudget > 0 {
+		p.memory = semaphore.NewWeighted(cfg.MemoryBudget)
+	}
+	return p, nil
 }
 
 // supported are the source formats accepted; everything else (SVG, PDF,

@@ -257,6 +257,11 @@ func (s *Service) media(ctx context.Context, log *slog.Logger, data []byte, lead
 				return &m, true, nil
 			}
 			// Its renditions are reused; only the crops are new.
+			release, err := s.cfg.Processor.Admit(ctx, data)
+			if err != nil {
+				return nil, false, err
+			}
+			defer release()
 			if err := s.crops(ctx, log, data, &m, at); err != nil {
 				return nil, false, err
 			}
@@ -265,6 +270,13 @@ func (s *Service) media(ctx context.Context, log *slog.Logger, data []byte, lead
 	} else if !errors.Is(err, blob.ErrNotFound) {
 		return nil, false, err
 	}
+	// Decoding is where memory goes: the images worked on at once stay
+	// within the processor's budget (--image-memory).
+	release, err := s.cfg.Processor.Admit(ctx, data)
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
 	res, err := s.cfg.Processor.Process(data)
 	if err != nil {
 		return nil, false, err
