@@ -115,16 +115,58 @@ type Step struct {
 // the history only. Concurrent writers are serialised by the bucket's
 // revision check.
 func (s *Store) Record(ctx context.Context, ref *pb.ArticleRef, step Step) error {
+	return s.record(ctx, ref, step, nil, 0, false)
+}
+
+// RecordNew is Record for an article that most likely has no record yet
+// (its first version, just accepted): the record is created with no read
+// before it, and only if one exists after all is it read and updated.
+func (s *Store) RecordNew(ctx context.Context, ref *pb.ArticleRef, step Step) error {
+	return s.record(ctx, ref, step, nil, 0, true)
+}
+
+// RecordOn is Record for a stage that has just read the record (st, at
+// revision rev, from GetRevision): the first write is checked against
+// that revision with no read before it, and only if someone wrote in
+// between is the record read again. st is not changed.
+func (s *Store) RecordOn(ctx context.Context, st *pb.ArticleStatus, rev uint64, ref *pb.ArticleRef, step Step) error {
+	if st == nil || rev == 0 {
+		return s.record(ctx, ref, step, nil, 0, false)
+	}
+	return s.record(ctx, ref, step, proto.Clone(st).(*pb.ArticleStatus), rev, false)
+}
+
+// GetRevision returns the status of article id and its revision, for
+// RecordOn.
+func (s *Store) GetRevision(ctx context.Context, id string) (*pb.ArticleStatus, uint64, error) {
+	st, rev, err := s.get(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if st == nil {
+		return nil, 0, fmt.Errorf("status %s: %w", id, ErrNotFound)
+	}
+	return st, rev, nil
+}
+
+// record writes step onto the record: known (at rev) or, when nil, the
+// record as read, or a new one when fresh says it should not exist.
+func (s *Store) record(ctx context.Context, ref *pb.ArticleRef, step Step, known *pb.ArticleStatus, rev uint64, fresh bool) error {
+	if step.TraceID == "" {
+		step.TraceID = tracing.TraceID(ctx)
+	}
 	for attempt := 0; ; attempt++ {
-		st, rev, err := s.get(ctx, ref.GetId())
-		if err != nil {
-			return err
+		st, hinted := known, known != nil || fresh
+		known = nil // a conflict reads the record again
+		if st == nil && !fresh {
+			var err error
+			if st, rev, err = s.get(ctx, ref.GetId()); err != nil {
+				return err
+			}
 		}
+		fresh = false
 		if st == nil {
-			st = &pb.ArticleStatus{Article: ref}
-		}
-		if step.TraceID == "" {
-			step.TraceID = tracing.TraceID(ctx)
+			st, rev = &pb.ArticleStatus{Article: ref}, 0
 		}
 		apply(st, ref, step, s.now())
 		data, err := proto.Marshal(st)
@@ -140,10 +182,14 @@ func (s *Store) Record(ctx context.Context, ref *pb.ArticleRef, step Step) error
 			return nil
 		}
 		if attempt < 20 && kvstore.IsConflict(err) {
-			if err := kvstore.Backoff(ctx, attempt); err != nil {
-				return fmt.Errorf("status %s: %w", ref.GetId(), err)
+			// A hint that was wrong is read at once; a writer in between
+			// is let finish first.
+			if !hinted {
+				if err := kvstore.Backoff(ctx, attempt); err != nil {
+					return fmt.Errorf("status %s: %w", ref.GetId(), err)
+				}
 			}
-			continue // someone wrote in between; read again
+			continue // someone wrote in between (or it existed): read again
 		}
 		return fmt.Errorf("status %s: %w", ref.GetId(), err)
 	}

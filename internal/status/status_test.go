@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pressline/pressline/internal/status"
 	"github.com/pressline/pressline/internal/testenv"
@@ -150,5 +151,50 @@ func TestWarningsCapped(t *testing.T) {
 	last := st.Warnings[len(st.Warnings)-1]
 	if len(st.Warnings) != status.MaxWarnings || last.Code != "warnings_truncated" || !strings.Contains(last.Message, "19901 more") {
 		t.Errorf("%d warnings, last %+v", len(st.Warnings), last)
+	}
+}
+
+// TestRecordWithoutARead: RecordNew and RecordOn skip the read before
+// the write, and fall back to it when the hint was wrong, losing no step.
+func TestRecordWithoutARead(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	ref := &pb.ArticleRef{Id: "NEW", Version: 1, Newsroom: "a"}
+	if err := s.RecordNew(ctx, ref, status.Step{Stage: "ingest", State: status.Received}); err != nil {
+		t.Fatal(err)
+	}
+	// A record that exists already (a later stage wrote first): kept.
+	if err := s.RecordNew(ctx, ref, status.Step{Stage: "ingest", State: status.Received, Detail: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	st, rev, err := s.GetRevision(ctx, "NEW")
+	if err != nil || len(st.GetHistory()) != 2 {
+		t.Fatalf("after two RecordNew: %v, %v", st.GetHistory(), err)
+	}
+	// RecordOn at the revision read: one write.
+	before := proto.Clone(st)
+	if err := s.RecordOn(ctx, st, rev, ref, status.Step{Stage: "clean", State: status.Cleaned}); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(st, before) {
+		t.Error("RecordOn changed the record it was given")
+	}
+	// RecordOn at a revision someone wrote over: read again, both kept.
+	if err := s.Record(ctx, ref, status.Step{Stage: "imageproc", State: status.MediaReady}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordOn(ctx, st, rev, ref, status.Step{Stage: "publish", State: status.Published}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, "NEW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stages []string
+	for _, h := range got.GetHistory() {
+		stages = append(stages, h.GetStage())
+	}
+	if fmt.Sprint(stages) != "[ingest ingest clean imageproc publish]" || got.GetState() != status.Published {
+		t.Errorf("history %v, state %s", stages, got.GetState())
 	}
 }

@@ -212,7 +212,11 @@ func (s *Service) emit(ctx context.Context, ref *pb.ArticleRef, key string, body
 	}
 	// The article is accepted now; a status write that fails only delays
 	// what GET shows until the next stage writes.
-	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: "ingest", State: status.Received, Detail: detail}); err != nil {
+	record := s.cfg.Status.Record
+	if ref.GetVersion() == 1 {
+		record = s.cfg.Status.RecordNew // no record yet, most likely: no read
+	}
+	if err := record(ctx, ref, status.Step{Stage: "ingest", State: status.Received, Detail: detail}); err != nil {
 		s.log.Warn("status not recorded", "article_id", ref.Id, "err", err)
 	}
 	return nil

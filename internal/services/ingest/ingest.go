@@ -55,6 +55,7 @@ type (
 	}
 	statusStore interface {
 		Record(ctx context.Context, ref *pb.ArticleRef, step status.Step) error
+		RecordNew(ctx context.Context, ref *pb.ArticleRef, step status.Step) error
 		Get(ctx context.Context, id string) (*pb.ArticleStatus, error)
 	}
 	// articleIndex lists a newsroom's articles (status.Index); Run

@@ -33,7 +33,9 @@ func (s *Service) handleMediaReady(ctx context.Context, m *bus.Msg) error {
 		return fault.Permanent(fmt.Errorf("publish %s: decode event: %w", m.ArticleID, err))
 	}
 	ref := ev.GetArticle()
-	st, err := s.cfg.Status.Get(ctx, ref.GetId())
+	// Its revision too: publish's own write at the end needs no read
+	// before it unless someone wrote in between.
+	st, rev, err := s.cfg.Status.GetRevision(ctx, ref.GetId())
 	if err != nil && !errors.Is(err, status.ErrNotFound) {
 		return fmt.Errorf("publish %s: %w", ref.GetId(), err)
 	}
@@ -117,7 +119,7 @@ func (s *Service) handleMediaReady(ctx context.Context, m *bus.Msg) error {
 			return fmt.Errorf("publish %s: %w", ref.GetId(), err)
 		}
 	}
-	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: Stage, State: status.Published, URLs: urls, Detail: string(kind)}); err != nil {
+	if err := s.cfg.Status.RecordOn(ctx, st, rev, ref, status.Step{Stage: Stage, State: status.Published, URLs: urls, Detail: string(kind)}); err != nil {
 		return fmt.Errorf("publish %s: %w", ref.GetId(), err)
 	}
 	tracing.Observe(ctx, s.metrics.latency, now.Sub(ref.GetReceivedAt().AsTime()).Seconds())

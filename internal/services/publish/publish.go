@@ -39,7 +39,9 @@ type (
 	}
 	statusRecorder interface {
 		Record(ctx context.Context, ref *pb.ArticleRef, step status.Step) error
+		RecordOn(ctx context.Context, st *pb.ArticleStatus, rev uint64, ref *pb.ArticleRef, step status.Step) error
 		Get(ctx context.Context, id string) (*pb.ArticleStatus, error)
+		GetRevision(ctx context.Context, id string) (*pb.ArticleStatus, uint64, error)
 		MarkFailed(stage string) func(ctx context.Context, m *bus.Msg, err error)
 	}
 	blobStore interface {

@@ -313,6 +313,13 @@ func (s *lossyStatus) Record(ctx context.Context, ref *pb.ArticleRef, step statu
 	return s.Store.Record(ctx, ref, step)
 }
 
+func (s *lossyStatus) RecordOn(ctx context.Context, st *pb.ArticleStatus, rev uint64, ref *pb.ArticleRef, step status.Step) error {
+	if s.lose.Load() && step.Stage == Stage {
+		return errors.New("status write lost")
+	}
+	return s.Store.RecordOn(ctx, st, rev, ref, step)
+}
+
 // A version whose pages went up but whose status write was lost, and
 // which a correction then overtook, still comes down with the
 // withdrawal: its redelivery, skipped as stale, records the pages it
