@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"testing"
 	"time"
 
@@ -113,16 +112,6 @@ func BenchmarkSiteArticles100k(b *testing.B) {
 		"/v1/sites/front/articles?after=" + deep.Next,
 		"/v1/sites/front/articles?subject=medtop:00000003&until=2026-03-01T00:00:00Z",
 	}
-	var lat []time.Duration
-	i := 0
-	for b.Loop() {
-		t := time.Now()
-		get(paths[i%len(paths)])
-		lat = append(lat, time.Since(t))
-		i++
-	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	testenv.TimeEach(b, func(i int) { get(paths[i%len(paths)]) })
 	b.ReportMetric(built.Seconds(), "index-build-s")
 }
