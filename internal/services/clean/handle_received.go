@@ -52,12 +52,14 @@ func (s *Service) handleReceived(ctx context.Context, m *bus.Msg) error {
 	if err != nil {
 		return fmt.Errorf("clean %s: %w", ref.GetId(), err)
 	}
-	out := &pb.ArticleCleaned{Article: ref, Content: payload}
-	if err := s.cfg.Bus.Publish(ctx, layout.SubjectCleaned, bus.MsgID(ref, "cleaned"), ref, out); err != nil {
+	detail := fmt.Sprintf("%q: %d blocks, %d warnings", article.GetTitle(), len(article.GetBlocks()), len(article.GetWarnings()))
+	// The status first, then the event: imageproc writes its own step
+	// as soon as the event comes, and the two would race.
+	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: Stage, State: status.Cleaned, Detail: detail, Warnings: article.GetWarnings()}); err != nil {
 		return fmt.Errorf("clean %s: %w", ref.GetId(), err)
 	}
-	detail := fmt.Sprintf("%q: %d blocks, %d warnings", article.GetTitle(), len(article.GetBlocks()), len(article.GetWarnings()))
-	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: Stage, State: status.Cleaned, Detail: detail, Warnings: article.GetWarnings()}); err != nil {
+	out := &pb.ArticleCleaned{Article: ref, Content: payload}
+	if err := s.cfg.Bus.Publish(ctx, layout.SubjectCleaned, bus.MsgID(ref, "cleaned"), ref, out); err != nil {
 		return fmt.Errorf("clean %s: %w", ref.GetId(), err)
 	}
 	m.Log.Info("cleaned", "title", article.GetTitle(), "blocks", len(article.GetBlocks()), "warnings", len(article.GetWarnings()))

@@ -133,10 +133,6 @@ func (s *Service) handleCleaned(ctx context.Context, m *bus.Msg) error {
 			return fmt.Errorf("imageproc %s: %w", ref.GetId(), err)
 		}
 	}
-	out := &pb.MediaReady{Article: ref, Content: payload}
-	if err := s.cfg.Bus.Publish(ctx, layout.MediaReadySubject(ref.GetId()), bus.MsgID(ref, "media_ready"), ref, out); err != nil {
-		return fmt.Errorf("imageproc %s: %w", ref.GetId(), err)
-	}
 	detail := "no images"
 	if len(counts) > 0 {
 		var parts []string
@@ -147,7 +143,14 @@ func (s *Service) handleCleaned(ctx context.Context, m *bus.Msg) error {
 		}
 		detail = "images: " + strings.Join(parts, ", ")
 	}
+	// The status first, then the event: publish reads the status when
+	// the event comes, and must find this step there (a write racing
+	// its own would lose the revision check and be made again).
 	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: Stage, State: status.MediaReady, Detail: detail, Warnings: article.GetWarnings()}); err != nil {
+		return fmt.Errorf("imageproc %s: %w", ref.GetId(), err)
+	}
+	out := &pb.MediaReady{Article: ref, Content: payload}
+	if err := s.cfg.Bus.Publish(ctx, layout.MediaReadySubject(ref.GetId()), bus.MsgID(ref, "media_ready"), ref, out); err != nil {
 		return fmt.Errorf("imageproc %s: %w", ref.GetId(), err)
 	}
 	m.Log.Info("media ready", "detail", detail)
