@@ -39,8 +39,9 @@ var s3PerTextArticle = map[string]uint64{"put": 2 + 2*(2+5)}
 //   - event: received, cleaned, media ready, and a site event on each site;
 //   - status write: one for each stage; ingest's and publish's have no read
 //     before them;
-//   - status read: clean's and imageproc's before their writes, and
-//     publish's when the event comes (whose revision its write reuses);
+//   - status read: clean's before its write, and publish's when the
+//     event comes (whose revision its write reuses); imageproc writes on
+//     the record clean's event carries;
 //   - feed write: the entry on each site;
 //   - ack: one for each event a stage consumed (received, cleaned, media
 //     ready); notify has no subscriber here.
@@ -48,7 +49,7 @@ var s3PerTextArticle = map[string]uint64{"put": 2 + 2*(2+5)}
 // What depends on timing (pull requests, flow control, heartbeats) or is
 // the test's own polling is only logged.
 var natsPerTextArticle = map[string]uint64{
-	"event": 3 + 2, "status write": 4, "status read": 3, "feed write": 2, "ack": 3,
+	"event": 3 + 2, "status write": 4, "status read": 2, "feed write": 2, "ack": 3,
 }
 
 // natsKind is the budget's name for a message, or "" for one outside it.

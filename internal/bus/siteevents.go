@@ -87,6 +87,7 @@ func (b *Bus) FollowSites(ctx context.Context, after uint64, apply func(SiteEven
 	if err != nil {
 		return fmt.Errorf("bus: follow sites: %w", err)
 	}
+	defer msgs.Stop()
 	stop := context.AfterFunc(ctx, msgs.Stop)
 	defer stop()
 	for {

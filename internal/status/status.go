@@ -115,6 +115,14 @@ type Step struct {
 // the history only. Concurrent writers are serialised by the bucket's
 // revision check.
 func (s *Store) Record(ctx context.Context, ref *pb.ArticleRef, step Step) error {
+	_, _, err := s.record(ctx, ref, step, nil, 0, false)
+	return err
+}
+
+// RecordKept is Record, returning the record as written and its
+// revision: what the stage's event carries so that the next stage can
+// write with RecordOn.
+func (s *Store) RecordKept(ctx context.Context, ref *pb.ArticleRef, step Step) (*pb.ArticleStatus, uint64, error) {
 	return s.record(ctx, ref, step, nil, 0, false)
 }
 
@@ -122,7 +130,8 @@ func (s *Store) Record(ctx context.Context, ref *pb.ArticleRef, step Step) error
 // (its first version, just accepted): the record is created with no read
 // before it, and only if one exists after all is it read and updated.
 func (s *Store) RecordNew(ctx context.Context, ref *pb.ArticleRef, step Step) error {
-	return s.record(ctx, ref, step, nil, 0, true)
+	_, _, err := s.record(ctx, ref, step, nil, 0, true)
+	return err
 }
 
 // RecordOn is Record for a stage that has just read the record (st, at
@@ -131,9 +140,11 @@ func (s *Store) RecordNew(ctx context.Context, ref *pb.ArticleRef, step Step) er
 // between is the record read again. st is not changed.
 func (s *Store) RecordOn(ctx context.Context, st *pb.ArticleStatus, rev uint64, ref *pb.ArticleRef, step Step) error {
 	if st == nil || rev == 0 {
-		return s.record(ctx, ref, step, nil, 0, false)
+		_, _, err := s.record(ctx, ref, step, nil, 0, false)
+		return err
 	}
-	return s.record(ctx, ref, step, proto.Clone(st).(*pb.ArticleStatus), rev, false)
+	_, _, err := s.record(ctx, ref, step, proto.Clone(st).(*pb.ArticleStatus), rev, false)
+	return err
 }
 
 // GetRevision returns the status of article id and its revision, for
@@ -151,7 +162,7 @@ func (s *Store) GetRevision(ctx context.Context, id string) (*pb.ArticleStatus, 
 
 // record writes step onto the record: known (at rev) or, when nil, the
 // record as read, or a new one when fresh says it should not exist.
-func (s *Store) record(ctx context.Context, ref *pb.ArticleRef, step Step, known *pb.ArticleStatus, rev uint64, fresh bool) error {
+func (s *Store) record(ctx context.Context, ref *pb.ArticleRef, step Step, known *pb.ArticleStatus, rev uint64, fresh bool) (*pb.ArticleStatus, uint64, error) {
 	if step.TraceID == "" {
 		step.TraceID = tracing.TraceID(ctx)
 	}
@@ -161,7 +172,7 @@ func (s *Store) record(ctx context.Context, ref *pb.ArticleRef, step Step, known
 		if st == nil && !fresh {
 			var err error
 			if st, rev, err = s.get(ctx, ref.GetId()); err != nil {
-				return err
+				return nil, 0, err
 			}
 		}
 		fresh = false
@@ -171,27 +182,28 @@ func (s *Store) record(ctx context.Context, ref *pb.ArticleRef, step Step, known
 		apply(st, ref, step, s.now())
 		data, err := proto.Marshal(st)
 		if err != nil {
-			return fmt.Errorf("status %s: %w", ref.GetId(), err)
+			return nil, 0, fmt.Errorf("status %s: %w", ref.GetId(), err)
 		}
+		var written uint64
 		if rev == 0 {
-			_, err = s.kv.Create(ctx, ref.GetId(), data)
+			written, err = s.kv.Create(ctx, ref.GetId(), data)
 		} else {
-			_, err = s.kv.Update(ctx, ref.GetId(), data, rev)
+			written, err = s.kv.Update(ctx, ref.GetId(), data, rev)
 		}
 		if err == nil {
-			return nil
+			return st, written, nil
 		}
 		if attempt < 20 && kvstore.IsConflict(err) {
 			// A hint that was wrong is read at once; a writer in between
 			// is let finish first.
 			if !hinted {
 				if err := kvstore.Backoff(ctx, attempt); err != nil {
-					return fmt.Errorf("status %s: %w", ref.GetId(), err)
+					return nil, 0, fmt.Errorf("status %s: %w", ref.GetId(), err)
 				}
 			}
 			continue // someone wrote in between (or it existed): read again
 		}
-		return fmt.Errorf("status %s: %w", ref.GetId(), err)
+		return nil, 0, fmt.Errorf("status %s: %w", ref.GetId(), err)
 	}
 }
 

@@ -186,6 +186,15 @@ func TestRecordWithoutARead(t *testing.T) {
 	if err := s.RecordOn(ctx, st, rev, ref, status.Step{Stage: "publish", State: status.Published}); err != nil {
 		t.Fatal(err)
 	}
+	// RecordKept gives the record as written and its revision, which
+	// RecordOn writes on.
+	kept, keptRev, err := s.RecordKept(ctx, ref, status.Step{Stage: "publish", State: status.Published, Detail: "kept"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now, rev, err := s.GetRevision(ctx, "NEW"); err != nil || rev != keptRev || !proto.Equal(now, kept) {
+		t.Errorf("RecordKept gave revision %d, the bucket has %d (%v)", keptRev, rev, err)
+	}
 	got, err := s.Get(ctx, "NEW")
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +203,7 @@ func TestRecordWithoutARead(t *testing.T) {
 	for _, h := range got.GetHistory() {
 		stages = append(stages, h.GetStage())
 	}
-	if fmt.Sprint(stages) != "[ingest ingest clean imageproc publish]" || got.GetState() != status.Published {
+	if fmt.Sprint(stages) != "[ingest ingest clean imageproc publish publish]" || got.GetState() != status.Published {
 		t.Errorf("history %v, state %s", stages, got.GetState())
 	}
 }

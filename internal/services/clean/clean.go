@@ -26,6 +26,7 @@ type (
 	}
 	statusRecorder interface {
 		Record(ctx context.Context, ref *pb.ArticleRef, step status.Step) error
+		RecordKept(ctx context.Context, ref *pb.ArticleRef, step status.Step) (*pb.ArticleStatus, uint64, error)
 		MarkFailed(stage string) func(ctx context.Context, m *bus.Msg, err error)
 	}
 )

@@ -54,11 +54,16 @@ func (s *Service) handleReceived(ctx context.Context, m *bus.Msg) error {
 	}
 	detail := fmt.Sprintf("%q: %d blocks, %d warnings", article.GetTitle(), len(article.GetBlocks()), len(article.GetWarnings()))
 	// The status first, then the event: imageproc writes its own step
-	// as soon as the event comes, and the two would race.
-	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: Stage, State: status.Cleaned, Detail: detail, Warnings: article.GetWarnings()}); err != nil {
+	// as soon as the event comes, and the two would race. The event
+	// carries the record as written, for imageproc to write on.
+	st, rev, err := s.cfg.Status.RecordKept(ctx, ref, status.Step{Stage: Stage, State: status.Cleaned, Detail: detail, Warnings: article.GetWarnings()})
+	if err != nil {
 		return fmt.Errorf("clean %s: %w", ref.GetId(), err)
 	}
-	out := &pb.ArticleCleaned{Article: ref, Content: payload}
+	out := &pb.ArticleCleaned{Article: ref, Content: payload, StatusRevision: rev}
+	if out.Status, err = proto.Marshal(st); err != nil {
+		return fault.Permanent(fmt.Errorf("clean %s: encode status: %w", ref.GetId(), err))
+	}
 	if err := s.cfg.Bus.Publish(ctx, layout.SubjectCleaned, bus.MsgID(ref, "cleaned"), ref, out); err != nil {
 		return fmt.Errorf("clean %s: %w", ref.GetId(), err)
 	}

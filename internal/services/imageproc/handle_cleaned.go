@@ -146,7 +146,16 @@ func (s *Service) handleCleaned(ctx context.Context, m *bus.Msg) error {
 	// The status first, then the event: publish reads the status when
 	// the event comes, and must find this step there (a write racing
 	// its own would lose the revision check and be made again).
-	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: Stage, State: status.MediaReady, Detail: detail, Warnings: article.GetWarnings()}); err != nil {
+	// On the record clean wrote, with no read before it (read again if
+	// someone wrote since).
+	var known *pb.ArticleStatus
+	if raw := ev.GetStatus(); len(raw) > 0 {
+		known = &pb.ArticleStatus{}
+		if proto.Unmarshal(raw, known) != nil {
+			known = nil
+		}
+	}
+	if err := s.cfg.Status.RecordOn(ctx, known, ev.GetStatusRevision(), ref, status.Step{Stage: Stage, State: status.MediaReady, Detail: detail, Warnings: article.GetWarnings()}); err != nil {
 		return fmt.Errorf("imageproc %s: %w", ref.GetId(), err)
 	}
 	out := &pb.MediaReady{Article: ref, Content: payload}

@@ -29,6 +29,7 @@ type (
 	}
 	statusRecorder interface {
 		Record(ctx context.Context, ref *pb.ArticleRef, step status.Step) error
+		RecordOn(ctx context.Context, st *pb.ArticleStatus, rev uint64, ref *pb.ArticleRef, step status.Step) error
 		MarkFailed(stage string) func(ctx context.Context, m *bus.Msg, err error)
 	}
 	fetcher interface {

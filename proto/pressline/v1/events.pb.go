@@ -431,9 +431,15 @@ type ArticleCleaned struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Article *ArticleRef            `protobuf:"bytes,1,opt,name=article,proto3" json:"article,omitempty"`
 	// A serialized Article.
-	Content       *Payload `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Content *Payload `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	// The article's status record as clean wrote it (a serialized
+	// ArticleStatus) and its revision in the status bucket, so imageproc
+	// writes its own step with no read before it; if someone wrote in
+	// between, it reads the record again. Empty: read it.
+	Status         []byte `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	StatusRevision uint64 `protobuf:"varint,4,opt,name=status_revision,json=statusRevision,proto3" json:"status_revision,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ArticleCleaned) Reset() {
@@ -478,6 +484,20 @@ func (x *ArticleCleaned) GetContent() *Payload {
 		return x.Content
 	}
 	return nil
+}
+
+func (x *ArticleCleaned) GetStatus() []byte {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *ArticleCleaned) GetStatusRevision() uint64 {
+	if x != nil {
+		return x.StatusRevision
+	}
+	return 0
 }
 
 // MediaReady is published by imageproc on pressline.article.media_ready when
@@ -893,10 +913,12 @@ const file_pressline_v1_events_proto_rawDesc = "" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x12!\n" +
 	"\foriginal_key\x18\x02 \x01(\tR\voriginalKey\x121\n" +
 	"\boriginal\x18\x03 \x01(\v2\x15.pressline.v1.PayloadR\boriginal\x12)\n" +
-	"\x10content_location\x18\x04 \x01(\tR\x0fcontentLocation\"u\n" +
+	"\x10content_location\x18\x04 \x01(\tR\x0fcontentLocation\"\xb6\x01\n" +
 	"\x0eArticleCleaned\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x12/\n" +
-	"\acontent\x18\x02 \x01(\v2\x15.pressline.v1.PayloadR\acontent\"q\n" +
+	"\acontent\x18\x02 \x01(\v2\x15.pressline.v1.PayloadR\acontent\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\fR\x06status\x12'\n" +
+	"\x0fstatus_revision\x18\x04 \x01(\x04R\x0estatusRevision\"q\n" +
 	"\n" +
 	"MediaReady\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x12/\n" +
