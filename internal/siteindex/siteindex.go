@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/btree"
@@ -73,6 +74,7 @@ type Index struct {
 	mu    sync.RWMutex
 	sites map[string]*site
 	seq   uint64
+	ready atomic.Bool
 }
 
 type site struct {
@@ -95,6 +97,14 @@ func newest(a, b *Entry) bool {
 
 // New returns an empty index.
 func New() *Index { return &Index{sites: map[string]*site{}} }
+
+// CaughtUp marks the index as holding every event the stream had when
+// its reader started, and reports whether it was not marked before.
+func (x *Index) CaughtUp() bool { return !x.ready.Swap(true) }
+
+// Ready reports whether the index has caught up: until then a list
+// would miss articles that are online.
+func (x *Index) Ready() bool { return x.ready.Load() }
 
 // Seq is the sequence of the last event applied.
 func (x *Index) Seq() uint64 {

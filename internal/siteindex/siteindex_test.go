@@ -78,6 +78,16 @@ func TestApply(t *testing.T) {
 	}
 }
 
+func TestCaughtUp(t *testing.T) {
+	x := New()
+	if x.Ready() {
+		t.Error("a new index is ready")
+	}
+	if !x.CaughtUp() || x.CaughtUp() || !x.Ready() {
+		t.Error("CaughtUp reports the first time only, and makes the index ready")
+	}
+}
+
 func TestApplyIgnoresWhatItHasSeen(t *testing.T) {
 	x := New()
 	x.Apply(1, event("front", "A", 1, published, 0))

@@ -145,9 +145,9 @@ func (s *Service) handleCleaned(ctx context.Context, m *bus.Msg) error {
 	}
 	// The status first, then the event: publish reads the status when
 	// the event comes, and must find this step there (a write racing
-	// its own would lose the revision check and be made again).
-	// On the record clean wrote, with no read before it (read again if
-	// someone wrote since).
+	// its own would lose the revision check and be made again). It is
+	// written on the record clean's event carries, with no read before
+	// it (read again if someone wrote since).
 	var known *pb.ArticleStatus
 	if raw := ev.GetStatus(); len(raw) > 0 {
 		known = &pb.ArticleStatus{}

@@ -42,18 +42,15 @@ func siteArticleOf(e siteindex.Entry) siteArticle {
 	return a
 }
 
-// indexReady answers 503 until the site index has read every event
-// stored when the process started: a list before then would miss
-// articles that are online.
+// indexReady answers 503 unless the site index serves the content API
+// and has caught up.
 func (s *Service) indexReady(w http.ResponseWriter) bool {
 	if s.cfg.SiteEvents == nil {
 		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable", Detail: "this server does not serve the content API"})
 		return false
 	}
-	if !s.indexed.Load() {
-		w.Header().Set("Retry-After", "2")
-		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable",
-			Detail: "the site index is still reading the sites' events since this server started; try again in a few seconds"})
+	if !s.index.Ready() {
+		indexLoading(w, "site index is still reading the sites' events")
 		return false
 	}
 	return true

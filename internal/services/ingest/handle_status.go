@@ -107,9 +107,7 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	list, next, err := s.cfg.Articles.List(r.Context(), f)
 	if errors.Is(err, status.ErrIndexNotReady) {
-		w.Header().Set("Retry-After", "2")
-		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable",
-			Detail: "the article index is still reading the status bucket since this server started; try again in a few seconds"})
+		indexLoading(w, "article index is still reading the status bucket")
 		return
 	}
 	if err != nil {

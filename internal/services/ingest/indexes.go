@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/pressline/pressline/internal/bus"
@@ -24,11 +25,20 @@ func (s *Service) followSites(ctx context.Context) {
 		return s.cfg.SiteEvents.FollowSites(ctx, s.index.Seq(),
 			func(e bus.SiteEvent) { s.index.Apply(e.Seq, e.Event) },
 			func() {
-				if !s.indexed.Swap(true) {
+				if s.index.CaughtUp() {
 					s.log.Info("site index caught up", "seq", s.index.Seq())
 				}
 			})
 	})
+}
+
+// indexLoading answers 503 for a list whose index has not yet read what
+// JetStream held when the process started, which the list would miss;
+// reading names the index and what it reads, for the detail.
+func indexLoading(w http.ResponseWriter, reading string) {
+	w.Header().Set("Retry-After", "2")
+	writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable",
+		Detail: "the " + reading + " since this server started; try again in a few seconds"})
 }
 
 // keepFollowing runs follow until ctx ends, and starts it again when it

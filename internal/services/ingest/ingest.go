@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -116,10 +115,8 @@ type Service struct {
 	handler http.Handler
 	metrics *metrics
 	now     func() time.Time
-	// index is what each site has online, for the content API; indexed
-	// is set once it has caught up with the sites' stream.
-	index   *siteindex.Index
-	indexed atomic.Bool
+	// index is what each site has online, for the content API.
+	index *siteindex.Index
 }
 
 // New builds the service; it does not listen until Run.

@@ -82,7 +82,7 @@ func BenchmarkSiteArticles100k(b *testing.B) {
 	defer cancel()
 	start := time.Now()
 	go svc.followSites(fctx)
-	testenv.WaitFor(b, "the index caught up", 2*time.Minute, svc.indexed.Load)
+	testenv.WaitFor(b, "the index caught up", 2*time.Minute, svc.index.Ready)
 	built := time.Since(start)
 	srv := httptest.NewServer(svc.Handler())
 	defer srv.Close()
