@@ -19,6 +19,18 @@ func bearer(r *http.Request) (string, bool) {
 	return token, strings.EqualFold(scheme, "Bearer") && token != ""
 }
 
+// holder is the entry of list whose token hash (hashOf) is token's, or
+// nil: tokens are kept hashed and compared in constant time.
+func holder[T any](token string, list []T, hashOf func(*T) []byte) *T {
+	h := config.HashToken(token)
+	for i := range list {
+		if subtle.ConstantTimeCompare(h[:], hashOf(&list[i])) == 1 {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
 // authenticate finds the newsroom whose token the request carries.
 func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (*config.Newsroom, bool) {
 	token, ok := bearer(r)
@@ -27,11 +39,8 @@ func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (*config.
 			Detail: "send the newsroom's API token as 'Authorization: Bearer <token>'"})
 		return nil, false
 	}
-	h := config.HashToken(token)
-	for i := range s.cfg.Newsrooms {
-		if subtle.ConstantTimeCompare(h[:], s.cfg.Newsrooms[i].TokenHash[:]) == 1 {
-			return &s.cfg.Newsrooms[i], true
-		}
+	if nr := holder(token, s.cfg.Newsrooms, func(n *config.Newsroom) []byte { return n.TokenHash[:] }); nr != nil {
+		return nr, true
 	}
 	writeProblem(w, problem{Status: http.StatusUnauthorized, Type: "invalid-token", Field: "Authorization",
 		Detail: "the API token is not one of a configured newsroom; check it, or ask an operator for a new one"})

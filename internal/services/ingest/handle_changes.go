@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -89,13 +88,7 @@ func (s *Service) authenticateSite(w http.ResponseWriter, r *http.Request, site 
 			Detail: "send the site's read token as 'Authorization: Bearer <token>'"})
 		return false
 	}
-	h := config.HashToken(token)
-	var reader *config.SiteReader
-	for i := range s.cfg.SiteReaders {
-		if subtle.ConstantTimeCompare(h[:], s.cfg.SiteReaders[i].TokenHash[:]) == 1 {
-			reader = &s.cfg.SiteReaders[i]
-		}
-	}
+	reader := holder(token, s.cfg.SiteReaders, func(r *config.SiteReader) []byte { return r.TokenHash[:] })
 	switch {
 	case reader == nil:
 		writeProblem(w, problem{Status: http.StatusUnauthorized, Type: "invalid-token", Field: "Authorization",
