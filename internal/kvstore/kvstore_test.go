@@ -87,7 +87,18 @@ func TestGetSeesTheLastWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		buckets = append(buckets, b)
-		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "latest_direct", Replicas: 3, Storage: jetstream.FileStorage})
+		// Each try bounded, as kvstore.Open bounds its own: a request to a
+		// cluster that has just formed can go unanswered (seen once in
+		// CI, the library's call waiting out the test's two minutes).
+		var kv jetstream.KeyValue
+		for try := 1; ; try++ {
+			tctx, tcancel := context.WithTimeout(ctx, 10*time.Second)
+			kv, err = js.CreateOrUpdateKeyValue(tctx, jetstream.KeyValueConfig{Bucket: "latest_direct", Replicas: 3, Storage: jetstream.FileStorage})
+			tcancel()
+			if err == nil || try == 6 || !kvstore.Transient(err) {
+				break
+			}
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
