@@ -214,3 +214,35 @@ func cleanPage(t *testing.T, c *Cleaner, page, title string) *pb.Article {
 	}
 	return a
 }
+
+// TestAdjacentDuplicateIsWarned: a paragraph a web page repeats right
+// after itself is removed with a warning, as anywhere else; it was taken
+// for a piece of the first and dropped without one.
+func TestAdjacentDuplicateIsWarned(t *testing.T) {
+	line := "Mỗi ngày uống đủ hai lít nước và đi bộ ít nhất ba mươi phút."
+	page := `<html lang="vi"><head><title>Lịch tập</title></head><body><article><h1>Lịch tập</h1>
+<p>Lịch tập trong tuần cho người mới bắt đầu, soạn theo lời khuyên của bác sĩ thể thao.</p>
+<p>` + line + `</p><p>` + line + `</p><p>Buổi tối nghỉ ngơi sớm, ngủ đủ bảy đến tám tiếng mỗi đêm.</p></article></body></html>`
+	c, err := New(HouseRules{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.Clean(Input{Data: []byte(page), Format: FormatHTML})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, removed := 0, 0
+	for _, b := range a.Blocks {
+		if b.GetParagraph().GetText() == line {
+			kept++
+		}
+	}
+	for _, w := range a.Warnings {
+		if w.Code == "duplicate_removed" {
+			removed++
+		}
+	}
+	if kept != 1 || removed != 1 {
+		t.Errorf("the line is kept %d times with %d duplicate warnings; want 1 and 1", kept, removed)
+	}
+}

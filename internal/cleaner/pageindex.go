@@ -160,17 +160,21 @@ func (x *pageIndex) enrich(segs []segment, base *url.URL) []segment {
 			out = append(out, s)
 			continue
 		}
-		// The pieces after this one that came from the same block.
-		covered := len(key)
+		// The pieces after this one that came from the same block, each
+		// further on in it than the one before: a paragraph the page
+		// repeats right after itself is not a piece of the first, and
+		// must reach the duplicate check (and its warning) on its own.
+		b := x.blocks[j]
+		covered, pos := len(key), strings.Index(b.key, key)+len(key)
 		k := i + 1
 		for ; k < len(segs) && segs[k].kind == s.kind && (s.kind == segPara || s.kind == segQuote); k++ {
 			nk := tight(segs[k].text)
-			if nk == "" || !strings.Contains(x.blocks[j].key, nk) {
+			at := strings.Index(b.key[pos:], nk)
+			if nk == "" || at < 0 {
 				break
 			}
-			covered += len(nk)
+			covered, pos = covered+len(nk), pos+at+len(nk)
 		}
-		b := x.blocks[j]
 		if covered*2 < len(b.key) {
 			// Only a little of a long block: the extractor kept a part
 			// on purpose; keep its words, with the block's marks where
