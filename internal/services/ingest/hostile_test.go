@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"github.com/pressline/pressline/internal/config"
 	"github.com/pressline/pressline/internal/layout"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
@@ -154,13 +155,21 @@ func TestOversizedBodyAnswerIsReadable(t *testing.T) {
 	}
 }
 
-// A multipart request of many large photos is spooled to disk as it
-// arrives and streamed to S3 from there: the heap does not grow with the
-// request (it held every image, and copied it again).
+// A multipart request of the largest size the default limits let in,
+// in large photos, is spooled to disk as it arrives and streamed to S3
+// from there: the heap does not grow with the request (it held every
+// image, and copied it again), so one such request cannot take ingest
+// near its 512 MiB container limit.
 func TestMultipartIsNotHeldInMemory(t *testing.T) {
 	f := newFixture(t, nil)
-	const images, size = 8, 8 << 20
-	f.svc.cfg.MaxRequestBytes, f.svc.cfg.MaxImages, f.svc.cfg.MaxImageBytes, f.svc.cfg.MaxBodyBytes = 100<<20, images, size, 1<<20
+	d := config.Default()
+	// As many photos as fit in the request, each under the image limit.
+	images := int(d.MaxRequestBytes / d.MaxImageBytes)
+	size := int(d.MaxRequestBytes-(1<<20)) / images
+	if size >= int(d.MaxImageBytes) || images > d.MaxImages {
+		t.Fatalf("%d photos of %d bytes do not fit the default limits", images, size)
+	}
+	f.svc.cfg.MaxRequestBytes, f.svc.cfg.MaxImages, f.svc.cfg.MaxImageBytes, f.svc.cfg.MaxBodyBytes = d.MaxRequestBytes, d.MaxImages, d.MaxImageBytes, d.MaxBodyBytes
 	var b bytes.Buffer
 	w := multipart.NewWriter(&b)
 	_ = w.WriteField("article", "Tin nhiều ảnh\n\nMột bài viết với tám ảnh lớn.")
