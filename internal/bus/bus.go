@@ -32,6 +32,9 @@ import (
 const (
 	HeaderArticleID = "Pressline-Article-Id"
 	HeaderVersion   = "Pressline-Article-Version"
+	// HeaderNewsroom is whose article it is: stages share their workers
+	// out by it (fair.go).
+	HeaderNewsroom = "Pressline-Newsroom"
 )
 
 // MsgID is the de-duplication id of the event a stage emits for one version
@@ -184,6 +187,7 @@ func (b *Bus) Publish(ctx context.Context, subject, msgID string, ref *pb.Articl
 	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	msg.Header.Set(HeaderArticleID, ref.GetId())
 	msg.Header.Set(HeaderVersion, strconv.FormatUint(uint64(ref.GetVersion()), 10))
+	msg.Header.Set(HeaderNewsroom, ref.GetNewsroom())
 	// The next stage's span becomes a child of the caller's.
 	tracing.Inject(ctx, msg.Header)
 	return b.publishMsg(ctx, msg, msgID)

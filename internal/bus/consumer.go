@@ -180,7 +180,7 @@ func consumerConfig(cfg ConsumerConfig) jetstream.ConsumerConfig {
 		// ended unsettled, its process stopped) is dead-lettered by
 		// attempt, and a server cap would end it with no record at all.
 		MaxDeliver:    -1,
-		MaxAckPending: cfg.Workers * 4,
+		MaxAckPending: maxAckPending(cfg.Workers),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
 	if len(cfg.Subjects) > 0 {
@@ -204,7 +204,7 @@ func (b *Bus) consume(ctx context.Context, cfg ConsumerConfig, cc jetstream.Cons
 		defer b.metrics.unwatch(cc.Durable)
 	}
 
-	work := make(chan *delivery)
+	work := newFair(fairWindow(cfg.Workers))
 	var order *serial
 	if cfg.Ordered {
 		order = &serial{queues: map[string][]*delivery{}}
@@ -212,10 +212,14 @@ func (b *Bus) consume(ctx context.Context, cfg ConsumerConfig, cc jetstream.Cons
 	var wg sync.WaitGroup
 	for range cfg.Workers {
 		wg.Go(func() {
-			for m := range work {
-				for m != nil {
-					b.handle(ctx, cfg, h, m, order)
-					m = order.next(m) // nil when unordered
+			for d := work.take(); d != nil; d = work.take() {
+				b.handle(ctx, cfg, h, d, order)
+				work.done(d)
+				// The article's next message goes back to the queue
+				// rather than on with this worker, so that it, too,
+				// takes its newsroom's turn.
+				if next := order.next(d); next != nil { // nil when unordered
+					work.put(next, true)
 				}
 			}
 		})
@@ -226,7 +230,7 @@ func (b *Bus) consume(ctx context.Context, cfg ConsumerConfig, cc jetstream.Cons
 	dispatch := func(m jetstream.Msg) {
 		d := &delivery{Msg: m, stop: keepAlive(m, cfg.AckWait)}
 		if order == nil || order.add(d) {
-			work <- d
+			work.put(d, false)
 		}
 	}
 	// A small pull batch keeps messages from waiting in the client's buffer
@@ -239,19 +243,28 @@ func (b *Bus) consume(ctx context.Context, cfg ConsumerConfig, cc jetstream.Cons
 			}
 		}))
 	if err != nil {
-		close(work)
+		work.close()
 		wg.Wait()
 		return fmt.Errorf("bus: consume %s: %w", cfg.Stage, err)
 	}
 	<-ctx.Done()
 	// Drain hands over what was already pulled, then closes; only then may
-	// the workers' channels close.
+	// the workers' queue close.
 	consumeCtx.Drain()
 	<-consumeCtx.Closed()
-	close(work)
+	work.close()
 	wg.Wait()
 	return nil
 }
+
+// fairWindow is how many delivered messages a process of a stage queues
+// for its workers to share out by newsroom (fair), beyond those in
+// hand. The consumer lets out twice that (maxAckPending), so that a
+// second process of the stage is not left idle while the first one's
+// queue is full.
+func fairWindow(workers int) int { return max(32, workers*8) }
+
+func maxAckPending(workers int) int { return 2 * (workers + fairWindow(workers)) }
 
 // awaitLeader waits, for at most 30 s, until a replicated consumer has
 // elected its leader. A pull request sent before then goes unanswered,
