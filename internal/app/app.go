@@ -25,6 +25,7 @@ import (
 	"github.com/pressline/pressline/internal/config"
 	"github.com/pressline/pressline/internal/imaging"
 	"github.com/pressline/pressline/internal/kvstore"
+	"github.com/pressline/pressline/internal/mediarefs"
 	"github.com/pressline/pressline/internal/refs"
 	"github.com/pressline/pressline/internal/safefetch"
 	"github.com/pressline/pressline/internal/services/clean"
@@ -51,9 +52,12 @@ type Process struct {
 	Blobs    *blob.Store
 	Status   *status.Store
 	Refs     *refs.Store
-	metrics  *bus.Metrics
-	s3       *blob.Metrics
-	tracing  *tracing.Provider
+	// media is opened by the first service that needs it (imageproc,
+	// publish): the others have no right to its buckets.
+	media   *mediarefs.Refs
+	metrics *bus.Metrics
+	s3      *blob.Metrics
+	tracing *tracing.Provider
 	// loops guards the services' background loops, with one metric for
 	// the process.
 	loops *supervise.Supervisor
@@ -218,14 +222,22 @@ func (p *Process) Build(ctx context.Context, names []string) ([]Runner, error) {
 			if proc, err = ImageProcessor(cfg); err != nil {
 				return nil, err
 			}
-			r, err = imageproc.New(imageproc.Config{Bus: p.Bus, Blobs: p.Blobs, Status: p.Status, Consumer: p.consumer(),
+			var media *mediarefs.Refs
+			if media, err = p.mediaRefs(ctx, log); err != nil {
+				return nil, err
+			}
+			r, err = imageproc.New(imageproc.Config{Bus: p.Bus, Blobs: p.Blobs, Status: p.Status, Refs: media, Consumer: p.consumer(),
 				Fetcher: safefetch.New(safefetch.Config{Allow: cfg.FetchAllow}), Processor: proc,
 				InlineLimit: cfg.InlineLimit, MaxImages: cfg.MaxArticleImages, Log: log, Registerer: p.Registry})
 		case "publish":
 			// publish opens its buckets before it registers its metrics,
 			// so trying again registers nothing twice.
+			var media *mediarefs.Refs
+			if media, err = p.mediaRefs(ctx, log); err != nil {
+				return nil, err
+			}
 			err = declare(ctx, log, "publish's buckets", func() (err error) {
-				r, err = publish.New(ctx, publish.Config{Bus: p.Bus, Blobs: p.Blobs, Status: p.Status, Consumer: p.consumer(),
+				r, err = publish.New(ctx, publish.Config{Bus: p.Bus, Blobs: p.Blobs, Status: p.Status, Refs: media, Consumer: p.consumer(),
 					JetStream: p.Bus.JetStream(), Replicas: cfg.Replicas, SiteURL: cfg.SiteURL, FeedSize: cfg.FeedSize,
 					Log: log, Registerer: p.Registry, Supervisor: p.loops})
 				return err
@@ -249,6 +261,18 @@ func (p *Process) Build(ctx context.Context, names []string) ([]Runner, error) {
 // declareFor is how long a process keeps trying to declare its streams
 // and buckets while JetStream is not answering, before it gives up.
 const declareFor = 2 * time.Minute
+
+// mediaRefs opens the photos' references once for the process.
+func (p *Process) mediaRefs(ctx context.Context, log *slog.Logger) (*mediarefs.Refs, error) {
+	if p.media != nil {
+		return p.media, nil
+	}
+	err := declare(ctx, log, "the photos' references", func() (err error) {
+		p.media, err = mediarefs.Open(ctx, p.Bus.JetStream(), p.Config.Replicas, p.Blobs, log.Warn)
+		return err
+	})
+	return p.media, err
+}
 
 // declare runs fn, which declares streams or buckets, again while it
 // fails with an error JetStream may get over (a timeout, no responders,

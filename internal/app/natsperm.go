@@ -7,6 +7,7 @@ import (
 
 	"github.com/pressline/pressline/internal/bus"
 	"github.com/pressline/pressline/internal/layout"
+	"github.com/pressline/pressline/internal/mediarefs"
 	"github.com/pressline/pressline/internal/refs"
 	"github.com/pressline/pressline/internal/services/notify"
 	"github.com/pressline/pressline/internal/services/publish"
@@ -67,11 +68,13 @@ func ServicePermissions(service string) (NATSPermissions, error) {
 	case "imageproc":
 		readBucket(refs.Bucket)
 		pub(layout.MediaReadyAll, layout.DeadLetterSubject(service))
+		writeBucket(mediarefs.Bucket)
+		writeBucket(mediarefs.RemovalBucket)
 		consume(layout.StreamArticles, service)
 	case "publish":
 		readBucket(refs.Bucket)
 		pub(events.AllSites, layout.DeadLetterSubject(service))
-		for _, b := range []string{publish.FeedBucket, publish.LeaseBucket, publish.HeldBucket} {
+		for _, b := range []string{publish.FeedBucket, publish.LeaseBucket, publish.HeldBucket, mediarefs.Bucket, mediarefs.RemovalBucket} {
 			writeBucket(b)
 		}
 		for part := range layout.PublishPartitions {

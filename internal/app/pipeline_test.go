@@ -474,6 +474,70 @@ func TestWithdraw(t *testing.T) {
 	}
 }
 
+// TestWithdrawnPhotosAreRemoved: withdrawing an article removes its
+// photos' renditions when no other article uses them, and keeps the ones
+// another published article still shows.
+func TestWithdrawnPhotosAreRemoved(t *testing.T) {
+	e := newEnv(t)
+	e.Start(t)
+	ctx := context.Background()
+	read := func(name string) client.File {
+		data, err := os.ReadFile("../imaging/testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return client.File{Name: name, Data: data}
+	}
+	body := func(title string) []byte {
+		return []byte(title + "\n\nSáng 15/8, Huyện ủy tổ chức hội nghị tổng kết công tác xây dựng Đảng năm 2023 với hơn 200 đại biểu.\n")
+	}
+	both := e.SubmitAs(t, client.Submission{Body: body("Bài có hai ảnh"), ContentType: "text/plain; charset=utf-8", Files: []client.File{read("iptc.jpg"), read("photo.jpg")}})
+	shared := e.SubmitAs(t, client.Submission{Body: body("Bài dùng lại một ảnh"), ContentType: "text/plain; charset=utf-8", Files: []client.File{read("photo.jpg")}})
+	testenv.WaitFor(t, "both published", 30*time.Second, func() bool {
+		p := e.Published(t)
+		return len(p[both]) == 2 && len(p[shared]) == 2
+	})
+	// The photos' hashes, from the renditions' addresses.
+	var sums []string
+	for _, pic := range pictures(t, e, e.Published(t)[both][0].NinjsKey).Associations {
+		sums = append(sums, path.Base(path.Dir(pic.Renditions[0].Href)))
+	}
+	own, common := sums[0], sums[1]
+	files := func(sum string) int {
+		n := 0
+		for _, err := range e.S3.List(ctx, layout.Media(sum, "")) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		return n
+	}
+	if files(own) == 0 || files(common) == 0 {
+		t.Fatalf("renditions not stored: %d and %d files", files(own), files(common))
+	}
+	withdraw := func(id string) {
+		if _, err := e.API().Withdraw(ctx, id, "test"); err != nil {
+			t.Fatal(err)
+		}
+		testenv.WaitFor(t, "withdrawn", 30*time.Second, func() bool {
+			st, err := e.API().Status(ctx, id)
+			return err == nil && st.GetState() == status.Withdrawn
+		})
+	}
+	withdraw(both)
+	if n := files(own); n != 0 {
+		t.Errorf("the withdrawn article's own photo kept %d files", n)
+	}
+	if n := files(common); n == 0 {
+		t.Error("the photo another published article shows was removed")
+	}
+	withdraw(shared)
+	if n := files(common); n != 0 {
+		t.Errorf("the photo no article uses any more kept %d files", n)
+	}
+}
+
 func mustMarshal(t *testing.T, m proto.Message) []byte {
 	t.Helper()
 	b, err := proto.Marshal(m)

@@ -44,7 +44,7 @@ func (l *Leases) Hold(ctx context.Context, name, owner string, job func(context.
 		rev, err := l.b.Create(ctx, name, []byte(owner))
 		switch {
 		case err == nil:
-			if err := l.run(ctx, name, owner, rev, job); err != nil || ctx.Err() != nil {
+			if lost, err := l.run(ctx, name, owner, rev, job); !lost || ctx.Err() != nil {
 				return err
 			}
 			l.log("lease lost", "lease", name, "owner", owner)
@@ -64,9 +64,8 @@ func (l *Leases) Hold(ctx context.Context, name, owner string, job func(context.
 }
 
 // run does job under the lease taken at revision rev, renewing it, until
-// ctx ends (nil), the job ends (its error) or the lease is lost (nil,
-// with ctx still live).
-func (l *Leases) run(ctx context.Context, name, owner string, rev uint64, job func(context.Context) error) error {
+// the job ends (its error) or the lease is lost (lost, the job stopped).
+func (l *Leases) run(ctx context.Context, name, owner string, rev uint64, job func(context.Context) error) (lost bool, err error) {
 	jobCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- job(jobCtx) }()
@@ -86,9 +85,9 @@ func (l *Leases) run(ctx context.Context, name, owner string, rev uint64, job fu
 		case err := <-done:
 			stop()
 			if err != nil {
-				return fmt.Errorf("lease %s: %w", name, err)
+				return false, fmt.Errorf("lease %s: %w", name, err)
 			}
-			return nil
+			return false, nil
 		case <-tick.C:
 			next, err := l.b.Update(ctx, name, []byte(owner), rev)
 			switch {
@@ -102,7 +101,17 @@ func (l *Leases) run(ctx context.Context, name, owner string, rev uint64, job fu
 			}
 			stop()
 			<-done
-			return nil
+			return true, nil
 		}
 	}
+}
+
+// Held reports whether the lease name is held now, as the stream leader
+// has it: a lease given up or expired is not.
+func (l *Leases) Held(ctx context.Context, name string) (bool, error) {
+	_, err := l.b.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -46,7 +46,7 @@ func (s *Service) handleCleaned(ctx context.Context, m *bus.Msg) error {
 	article.Blocks = placeUploads(article.Blocks, ref.GetUploads())
 	// An embargoed article's photos must not be public before it is: their
 	// renditions wait under held/ until publish releases the article.
-	at := placer{held: ref.GetEmbargoUntil() != nil && ref.GetEmbargoUntil().AsTime().After(time.Now())}
+	at := placer{held: ref.GetEmbargoUntil() != nil && ref.GetEmbargoUntil().AsTime().After(time.Now()), article: ref.GetId()}
 	var kept []*pb.Block
 	counts := map[string]int{}
 	// The lead photo, the first image block that gets renditions, is
@@ -256,6 +256,11 @@ var mediaJSON = protojson.MarshalOptions{UseProtoNames: true}
 // rendition it lists is stored.
 func (s *Service) media(ctx context.Context, log *slog.Logger, data []byte, lead bool, at placer) (*pb.Media, bool, error) {
 	sum := imaging.SHA256(data)
+	// The reference first: from then on the photo's files stay, or, if
+	// they are being removed, this waits and makes them again.
+	if err := s.cfg.Refs.Use(ctx, sum, at.article); err != nil {
+		return nil, false, err
+	}
 	metaKey := layout.MediaIndex(sum)
 	raw, err := s.cfg.Blobs.Get(ctx, metaKey)
 	if errors.Is(err, blob.ErrNotFound) && at.held {
@@ -295,7 +300,7 @@ func (s *Service) media(ctx context.Context, log *slog.Logger, data []byte, lead
 	}
 	m := &pb.Media{Sha256: res.SHA256, Width: int32(res.Width), Height: int32(res.Height), Blurhash: res.BlurHash, Color: res.Color,
 		EmbeddedCaption: res.Metadata.Caption, Creator: cmp.Or(res.Metadata.Credit, res.Metadata.Creator), Copyright: res.Metadata.Copyright,
-		FocalX: float32(res.FocalX), FocalY: float32(res.FocalY)}
+		FocalX: float32(res.FocalX), FocalY: float32(res.FocalY), Counted: true}
 	for _, r := range res.Renditions {
 		stored, err := s.store(ctx, res.SHA256, r, at)
 		if err != nil {
@@ -332,8 +337,12 @@ func (s *Service) crops(ctx context.Context, log *slog.Logger, data []byte, m *p
 
 // placer says where an article's media files go: at their public keys,
 // or, for an article under embargo, held until publish releases it (the
-// article names the public keys either way).
-type placer struct{ held bool }
+// article names the public keys either way); and whose they are, the
+// article that holds a reference to each (mediarefs).
+type placer struct {
+	held    bool
+	article string
+}
 
 func (p placer) key(public string) string {
 	if p.held {

@@ -35,6 +35,9 @@ type (
 	fetcher interface {
 		Get(ctx context.Context, url string) ([]byte, string, error)
 	}
+	mediaRefs interface {
+		Use(ctx context.Context, sum, article string) error
+	}
 )
 
 // Stage is this stage's name.
@@ -42,10 +45,13 @@ const Stage = "imageproc"
 
 // Config holds the stage's dependencies.
 type Config struct {
-	Bus       eventBus
-	Blobs     claimcheck.Store
-	Status    statusRecorder
-	Fetcher   fetcher
+	Bus     eventBus
+	Blobs   claimcheck.Store
+	Status  statusRecorder
+	Fetcher fetcher
+	// Refs records which articles use each photo, so that its files
+	// stay while one does.
+	Refs      mediaRefs
 	Processor *imaging.Processor
 	Consumer  bus.ConsumerConfig
 	// FetchAttempts is how many deliveries an image URL that does not
@@ -70,8 +76,8 @@ type Service struct {
 
 // New builds the stage.
 func New(cfg Config) (*Service, error) {
-	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil || cfg.Fetcher == nil || cfg.Processor == nil {
-		return nil, errors.New("imageproc: Bus, Blobs, Status, Fetcher and Processor are required")
+	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil || cfg.Fetcher == nil || cfg.Refs == nil || cfg.Processor == nil {
+		return nil, errors.New("imageproc: Bus, Blobs, Status, Fetcher, Refs and Processor are required")
 	}
 	if cfg.FetchAttempts <= 0 {
 		cfg.FetchAttempts = 3

@@ -48,6 +48,12 @@ func (s *Service) handleWithdraw(ctx context.Context, m *bus.Msg) error {
 			return fmt.Errorf("withdraw %s: %w", ref.GetId(), err)
 		}
 	}
+	// Its photos' files go when no other article uses them; before the
+	// status says withdrawn, so that a retry still does it.
+	removed, err := s.cfg.Refs.Release(ctx, ref.GetId())
+	if err != nil {
+		return fmt.Errorf("withdraw %s: %w", ref.GetId(), err)
+	}
 	detail := "withdrawn"
 	if ev.GetReason() != "" {
 		detail += ": " + ev.GetReason()
@@ -55,7 +61,7 @@ func (s *Service) handleWithdraw(ctx context.Context, m *bus.Msg) error {
 	if err := s.cfg.Status.Record(ctx, ref, status.Step{Stage: Stage, State: status.Withdrawn, Detail: detail}); err != nil {
 		return fmt.Errorf("withdraw %s: %w", ref.GetId(), err)
 	}
-	m.Log.Info("withdrawn", "sites", sites)
+	m.Log.Info("withdrawn", "sites", sites, "photos_removed", len(removed))
 	return nil
 }
 

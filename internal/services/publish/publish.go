@@ -51,6 +51,9 @@ type (
 		Stat(ctx context.Context, key string) (blob.Info, error)
 		Copy(ctx context.Context, dst, src string) error
 	}
+	mediaRefs interface {
+		Release(ctx context.Context, article string) (removed []string, err error)
+	}
 )
 
 // Stage is this stage's name.
@@ -61,6 +64,9 @@ type Config struct {
 	Bus    eventBus
 	Blobs  blobStore
 	Status statusRecorder
+	// Refs gives up a withdrawn article's photos, removing the files of
+	// those no other article uses.
+	Refs mediaRefs
 	// JetStream holds the stage's own state: each site's feed entries and
 	// the embargoed articles waiting for their time.
 	JetStream jetstream.JetStream
@@ -113,8 +119,8 @@ type metrics struct {
 
 // New builds the stage and opens its buckets.
 func New(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil || cfg.JetStream == nil || cfg.SiteURL == "" {
-		return nil, errors.New("publish: Bus, Blobs, Status, JetStream and SiteURL are required")
+	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil || cfg.Refs == nil || cfg.JetStream == nil || cfg.SiteURL == "" {
+		return nil, errors.New("publish: Bus, Blobs, Status, Refs, JetStream and SiteURL are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

@@ -22,6 +22,7 @@ import (
 	"github.com/pressline/pressline/internal/blob"
 	"github.com/pressline/pressline/internal/bus"
 	"github.com/pressline/pressline/internal/layout"
+	"github.com/pressline/pressline/internal/mediarefs"
 	"github.com/pressline/pressline/internal/status"
 	"github.com/pressline/pressline/internal/testenv"
 	"github.com/pressline/pressline/pkg/events"
@@ -39,6 +40,7 @@ type fixture struct {
 	feedSize int
 	// recorder, when set, is the stage's status store instead of status.
 	recorder statusRecorder
+	refs     *mediarefs.Refs
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -63,7 +65,11 @@ func newFixtureWith(t *testing.T, cfg bus.Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{nc: nc, bus: b, status: st, blobs: blobs, reg: prometheus.NewPedanticRegistry()}
+	refs, err := mediarefs.Open(ctx, b.JetStream(), 1, blobs, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{nc: nc, bus: b, status: st, blobs: blobs, refs: refs, reg: prometheus.NewPedanticRegistry()}
 }
 
 // start runs a publish stage until stop (or the test's end).
@@ -79,7 +85,7 @@ func (f *fixture) start(t *testing.T) (stop func()) {
 	if f.recorder != nil {
 		rec = f.recorder
 	}
-	s, err := New(ctx, Config{Bus: f.bus, Blobs: f.blobs, Status: rec, JetStream: f.bus.JetStream(),
+	s, err := New(ctx, Config{Bus: f.bus, Blobs: f.blobs, Status: rec, Refs: f.refs, JetStream: f.bus.JetStream(),
 		Consumer: bus.ConsumerConfig{Workers: 2, MaxAttempts: 3, AckWait: 5 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
 		SiteURL:  "http://news.test", FeedDelay: 50 * time.Millisecond, FeedSize: f.feedSize, EmbargoTick: 100 * time.Millisecond,
 		Log: slog.New(slog.DiscardHandler), Registerer: reg})

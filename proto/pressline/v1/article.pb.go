@@ -1629,7 +1629,12 @@ type Media struct {
 	// search engines' article images: made once the photo leads an
 	// article (empty until then), without an aspect the photo cannot give
 	// 50,000 pixels in.
-	Crops         []*Rendition `protobuf:"bytes,12,rep,name=crops,proto3" json:"crops,omitempty"`
+	Crops []*Rendition `protobuf:"bytes,12,rep,name=crops,proto3" json:"crops,omitempty"`
+	// Every article that has used the photo since its renditions were made
+	// holds a reference to it (internal/mediarefs), so its files may be
+	// removed once none does. Renditions made before references were kept
+	// do not say so, and are never removed.
+	Counted       bool `protobuf:"varint,13,opt,name=counted,proto3" json:"counted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1746,6 +1751,13 @@ func (x *Media) GetCrops() []*Rendition {
 		return x.Crops
 	}
 	return nil
+}
+
+func (x *Media) GetCounted() bool {
+	if x != nil {
+		return x.Counted
+	}
+	return false
 }
 
 // Rendition is one stored web version of an image.
@@ -2122,7 +2134,7 @@ const file_pressline_v1_article_proto_rawDesc = "" +
 	"\acaption\x18\x03 \x01(\tR\acaption\x12\x16\n" +
 	"\x06credit\x18\x04 \x01(\tR\x06credit\x12)\n" +
 	"\x05media\x18\x05 \x01(\v2\x13.pressline.v1.MediaR\x05media\x127\n" +
-	"\rcaption_spans\x18\x06 \x03(\v2\x12.pressline.v1.SpanR\fcaptionSpans\"\xfc\x02\n" +
+	"\rcaption_spans\x18\x06 \x03(\v2\x12.pressline.v1.SpanR\fcaptionSpans\"\x96\x03\n" +
 	"\x05Media\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x14\n" +
 	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
@@ -2138,7 +2150,8 @@ const file_pressline_v1_article_proto_rawDesc = "" +
 	"\afocal_x\x18\n" +
 	" \x01(\x02R\x06focalX\x12\x17\n" +
 	"\afocal_y\x18\v \x01(\x02R\x06focalY\x12-\n" +
-	"\x05crops\x18\f \x03(\v2\x17.pressline.v1.RenditionR\x05crops\"\xad\x01\n" +
+	"\x05crops\x18\f \x03(\v2\x17.pressline.v1.RenditionR\x05crops\x12\x18\n" +
+	"\acounted\x18\r \x01(\bR\acounted\"\xad\x01\n" +
 	"\tRendition\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
