@@ -10,6 +10,8 @@ export PRESSLINE_CACHE := $(CACHE)
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 BUF_VERSION := v1.75.0
 PROTOC_GEN_GO_VERSION := v1.36.12
+# Renders the infrastructure charts in deploy's tests.
+HELM_VERSION := v4.3.2
 # From npm; 2.x runs on Node.js 20.
 REDOCLY_VERSION := 2.77.0
 REDOCLY := $(CACHE)/npm/node_modules/.bin/redocly
@@ -93,13 +95,23 @@ openapi-lint: $(REDOCLY)
 proto-check: proto
 	@if [ -n "$$(git status --porcelain -- proto)" ]; then echo "generated code in proto/ is stale: run make proto and commit"; git status --porcelain -- proto; exit 1; fi
 
-tools: $(BIN)/minio $(BIN)/buf $(BIN)/protoc-gen-go $(REDOCLY)
+tools: $(BIN)/minio $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/helm $(CACHE)/charts/minio $(REDOCLY)
 
 $(REDOCLY):
 	npm install --silent --no-audit --no-fund --prefix $(CACHE)/npm @redocly/cli@$(REDOCLY_VERSION)
 
 $(BIN)/minio:
 	GOBIN=$(BIN) go install github.com/minio/minio@$(MINIO_VERSION)
+
+$(BIN)/helm:
+	GOBIN=$(BIN) go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+
+# The official MinIO chart, as the MinIO release the tests run ships it
+# (no chart repository is reachable from CI).
+$(CACHE)/charts/minio:
+	mkdir -p $(CACHE)/charts
+	cp -R "$$(go mod download -json github.com/minio/minio@$(MINIO_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/helm/minio" $@
+	chmod -R u+w $@
 
 $(BIN)/buf:
 	GOBIN=$(BIN) go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
