@@ -35,6 +35,8 @@ type DevSecrets struct {
 	S3AccessKey string `json:"s3_access_key"`
 	S3SecretKey string `json:"s3_secret_key"`
 	NATSToken   string `json:"nats_token"`
+	// OperatorToken is for the webhooks API (/v1/webhooks).
+	OperatorToken string `json:"operator_token"`
 }
 
 // DevSecretsFile is where a data folder's DevSecrets are kept.
@@ -46,13 +48,18 @@ func ReadDevSecrets(dataDir string) (DevSecrets, error) {
 	var sec DevSecrets
 	path := DevSecretsFile(dataDir)
 	b, err := os.ReadFile(path)
-	if err == nil && json.Unmarshal(b, &sec) == nil && sec.S3SecretKey != "" && sec.NATSToken != "" {
+	if err == nil && json.Unmarshal(b, &sec) == nil && sec.S3SecretKey != "" && sec.NATSToken != "" && sec.OperatorToken != "" {
 		return sec, nil
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return sec, err
 	}
-	sec = DevSecrets{S3AccessKey: "dev-" + randomHex(8), S3SecretKey: randomHex(24), NATSToken: randomHex(24)}
+	// A folder from before a secret existed keeps the ones it has: its
+	// servers' data was written with them.
+	if sec.S3SecretKey == "" || sec.NATSToken == "" {
+		sec = DevSecrets{S3AccessKey: "dev-" + randomHex(8), S3SecretKey: randomHex(24), NATSToken: randomHex(24)}
+	}
+	sec.OperatorToken = randomHex(24)
 	if b, err = json.MarshalIndent(sec, "", "  "); err != nil {
 		return sec, err
 	}
@@ -80,6 +87,9 @@ func DevDefaults(cfg *config.Config, dataDir string) error {
 	}
 	if cfg.NATSToken == "" {
 		cfg.NATSToken = sec.NATSToken
+	}
+	if len(cfg.Operators) == 0 {
+		cfg.Operators = []config.Operator{{TokenHash: config.HashToken(sec.OperatorToken)}}
 	}
 	return nil
 }
@@ -134,6 +144,7 @@ func Dev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
   metrics        http://%[4]s/metrics
   NATS           %[5]s   (JetStream data in %[6]s; token in %[9]s)
   S3             http://%[7]s   (data in %[8]s; keys in %[9]s)
+  webhooks API   http://%[1]s/v1/webhooks   (operator token: jq -r .operator_token %[9]s)
   downstream     go run ./examples/downstream-site --nats nats://$(jq -r .nats_token %[9]s)@%[10]s --site %[3]s --dir ./mirror
 `, cfg.HTTPAddr, strings.TrimSuffix(cfg.SiteURL, "/"), DevNewsroom, cfg.OpsAddr, emb.NATS.ClientURL(), filepath.Join(dataDir, "nats"), emb.S3.Endpoint, filepath.Join(dataDir, "s3"),
 		DevSecretsFile(dataDir), strings.TrimPrefix(emb.NATS.ClientURL(), "nats://"))

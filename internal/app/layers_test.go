@@ -61,7 +61,7 @@ func TestImportRules(t *testing.T) {
 	}
 	libraries := []string{"internal/bus", "internal/blob", "internal/status", "internal/refs", "internal/kvstore", "internal/claimcheck", "internal/fault",
 		"internal/layout", "internal/config", "internal/cleaner", "internal/imaging", "internal/render", "internal/feeds", "internal/slug",
-		"internal/safefetch", "internal/tracing", "internal/ops", "internal/floor", "internal/siteindex", "internal/mediarefs"}
+		"internal/safefetch", "internal/tracing", "internal/ops", "internal/floor", "internal/siteindex", "internal/mediarefs", "internal/webhooks"}
 	for _, lib := range libraries {
 		rules = append(rules, struct {
 			from   string

@@ -12,6 +12,7 @@ import (
 	"github.com/pressline/pressline/internal/services/notify"
 	"github.com/pressline/pressline/internal/services/publish"
 	"github.com/pressline/pressline/internal/status"
+	"github.com/pressline/pressline/internal/webhooks"
 	"github.com/pressline/pressline/pkg/events"
 )
 
@@ -55,6 +56,7 @@ func ServicePermissions(service string) (NATSPermissions, error) {
 	case "ingest":
 		pub(layout.SubjectReceived, layout.WithdrawAll)
 		writeBucket(refs.Bucket)
+		writeBucket(webhooks.Bucket)
 		// The content API reads the sites' events, one message at a time,
 		// and follows them all for its index through an ordered consumer
 		// (ephemeral, named by the client; no acknowledgements).
@@ -82,10 +84,13 @@ func ServicePermissions(service string) (NATSPermissions, error) {
 		}
 	case "notify":
 		readBucket(refs.Bucket)
+		writeBucket(webhooks.Bucket) // seeded from --webhooks-file, then watched
 		// One durable per subscriber, named from the webhooks file.
 		pub(layout.DeadLetterSubject(notify.StagePrefix+"*"),
 			"$JS.API.CONSUMER.CREATE."+layout.StreamSites+".>", "$JS.API.CONSUMER.INFO."+layout.StreamSites+".*",
-			"$JS.API.CONSUMER.MSG.NEXT."+layout.StreamSites+".*", "$JS.ACK."+layout.StreamSites+".>")
+			"$JS.API.CONSUMER.MSG.NEXT."+layout.StreamSites+".*", "$JS.ACK."+layout.StreamSites+".>",
+			// A deleted subscriber's durable goes with it.
+			"$JS.API.CONSUMER.DELETE."+layout.StreamSites+"."+notify.StagePrefix+"*")
 	default:
 		return p, fmt.Errorf("no service %q", service)
 	}

@@ -94,3 +94,65 @@ func TestWebhooksFollowAnArticle(t *testing.T) {
 		t.Errorf("%d webhooks, want 6: %v", len(got), got)
 	}
 }
+
+// TestWebhookAddedThroughTheAPI: an operator adds a subscriber over HTTP
+// while the pipeline runs; the next article reaches it, signed with the
+// secret the API answered, on the one site it asked for.
+func TestWebhookAddedThroughTheAPI(t *testing.T) {
+	var mu sync.Mutex
+	var secret webhook.Secret
+	var got []string
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if err := secret.Verify(r.Header, body, time.Now()); err != nil {
+			t.Errorf("receiver: %v", err)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var b webhook.Body
+		_ = json.Unmarshal(body, &b)
+		ev, _ := b.Event()
+		got = append(got, ev.GetSite()+" "+b.Type)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+
+	const operator = "operator-token-for-the-test"
+	e := newEnv(t)
+	e.Config.Operators = []config.Operator{{TokenHash: config.HashToken(operator)}}
+	e.Config.FetchAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	e.Start(t)
+	// Published before the subscriber exists: not for it.
+	before := e.Submit(t, []byte("Tin trước khi đăng ký\n\nBài này đăng trước khi đối tác đăng ký nhận tin.\n"))
+	testenv.WaitFor(t, "the earlier article published", 30*time.Second, func() bool { return len(e.Published(t)[before]) == 2 })
+
+	body := `{"name": "late-partner", "url": "` + receiver.URL + `", "sites": ["regional"], "events": ["published"], "min_backoff": "100ms", "max_backoff": "1s"}`
+	req, _ := http.NewRequest("POST", "http://"+e.Config.HTTPAddr+"/v1/webhooks", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+operator)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct{ Secret string }
+	err = json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %s %v", resp.Status, err)
+	}
+	mu.Lock()
+	if secret, err = webhook.ParseSecret(created.Secret); err != nil {
+		t.Fatal(err)
+	}
+	mu.Unlock()
+
+	id := e.Submit(t, []byte("Tin cho đối tác mới\n\nBài viết đầu tiên sau khi đối tác đăng ký nhận tin.\n"))
+	testenv.WaitFor(t, "the new subscriber's webhook", 30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 1 })
+	time.Sleep(300 * time.Millisecond) // room for a wrong second
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0] != "regional article.published" {
+		t.Errorf("the subscriber of regional's publications got %v for article %s", got, id)
+	}
+}

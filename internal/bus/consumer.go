@@ -97,6 +97,11 @@ type ConsumerConfig struct {
 	// doubles with each attempt, with jitter. A fault.Retry error may ask
 	// for longer.
 	MinBackoff, MaxBackoff time.Duration
+	// StartAt, when set, is where a consumer created now starts in its
+	// stream, instead of its first message: a webhook subscriber added
+	// through the API hears of what is published from then on, not the
+	// stream's history. It cannot change once the consumer exists.
+	StartAt time.Time
 	// OnRetry, if set, is told of every failure that will be tried again.
 	OnRetry func(m *Msg, err error)
 	// OnGiveUp, if set, is told of every message that became a dead
@@ -186,7 +191,22 @@ func consumerConfig(cfg ConsumerConfig) jetstream.ConsumerConfig {
 	if len(cfg.Subjects) > 0 {
 		cc.FilterSubject, cc.FilterSubjects = "", cfg.Subjects
 	}
+	if !cfg.StartAt.IsZero() {
+		start := cfg.StartAt
+		cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
+	}
 	return cc
+}
+
+// DeleteConsumer removes a stage's durable consumer from stream, so that
+// a stage of the same name made later starts afresh; none is not an
+// error.
+func (b *Bus) DeleteConsumer(ctx context.Context, stream, stage string) error {
+	err := b.js.DeleteConsumer(ctx, stream, stage)
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("bus: delete consumer %s: %w", stage, err)
+	}
+	return nil
 }
 
 // consume runs one durable consumer of the stage.

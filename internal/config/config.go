@@ -57,6 +57,9 @@ type Config struct {
 	// SiteReaders may read one site's events through the content API
 	// (GET /v1/sites/{site}/changes), from --site-tokens.
 	SiteReaders []SiteReader
+	// Operators manage what is the system's, not a newsroom's (the
+	// webhooks API), from --operator-tokens.
+	Operators []Operator
 
 	InlineLimit  int   // content above this goes by S3 key between stages
 	MaxBodyBytes int64 // largest article ingest accepts
@@ -145,6 +148,26 @@ type Webhook struct {
 	// Deadline is how long a delivery is retried before it becomes a
 	// dead letter; MinBackoff and MaxBackoff bound the waits between.
 	Deadline, MinBackoff, MaxBackoff time.Duration
+	// Disabled: nothing is delivered to it, for the reason given.
+	Disabled       bool
+	DisabledReason string
+	// Since is where its deliveries begin; zero: the stream's start.
+	Since time.Time
+}
+
+// Spec is the subscriber as written, as WebhookSpec reads it back.
+func (w Webhook) Spec() WebhookSpec {
+	spec := WebhookSpec{Name: w.Name, URL: w.URL, Secret: w.Secret.Text(), Sites: w.Sites,
+		Deadline: w.Deadline.String(), MinBackoff: w.MinBackoff.String(), MaxBackoff: w.MaxBackoff.String(),
+		Disabled: w.Disabled, DisabledReason: w.DisabledReason}
+	if !w.Since.IsZero() {
+		since := w.Since
+		spec.Created = &since
+	}
+	for _, k := range w.Events {
+		spec.Events = append(spec.Events, string(k))
+	}
+	return spec
 }
 
 // Newsroom is a sender of articles and the sites it publishes to. Only a
@@ -155,6 +178,27 @@ type Newsroom struct {
 	Sites     []string
 	Feeds     []Feed // polled for articles (newsrooms file only)
 }
+
+// Operator holds an operator's API token. Only its hash is kept.
+type Operator struct {
+	TokenHash [sha256.Size]byte
+}
+
+// ParseOperatorTokens reads tokens separated by spaces.
+func ParseOperatorTokens(spec string) ([]Operator, error) {
+	var out []Operator
+	for i, token := range strings.Fields(spec) {
+		if len(token) < 16 {
+			return nil, fmt.Errorf("token %d is shorter than 16 characters", i+1)
+		}
+		out = append(out, Operator{TokenHash: HashToken(token)})
+	}
+	return out, nil
+}
+
+// ValidName reports whether s may name a site, a newsroom or a webhook
+// subscriber: it becomes part of subjects, keys and URLs.
+func ValidName(s string) bool { return name.MatchString(s) }
 
 // SiteReader is a downstream site's read token for one site. Only a hash
 // of the token is kept.
@@ -182,9 +226,9 @@ type Loader struct {
 	fs  *flag.FlagSet
 	cfg Config // the settings that need no parsing beyond the flag's own
 	// The settings that are parsed, or name files, as written.
-	newsrooms, newsroomsFile, houseRules, fetchAllow, siteTokens string
-	imageFormats, imageWidths, webhooksFile                      string
-	envErrs                                                      []error
+	newsrooms, newsroomsFile, houseRules, fetchAllow, siteTokens, operatorTokens string
+	imageFormats, imageWidths, webhooksFile                                      string
+	envErrs                                                                      []error
 }
 
 // Bind defines every setting's flag on fs, with its default taken from
@@ -211,6 +255,7 @@ func Bind(fs *flag.FlagSet) *Loader {
 	b.str(&c.DataDir, "data-dir", d.DataDir, "where pressline dev keeps NATS and S3 data")
 	b.str(&l.newsrooms, "newsrooms", "", "newsrooms as name:token:site[,site] separated by spaces")
 	b.str(&l.siteTokens, "site-tokens", "", "downstream sites' read tokens for the content API, as site:token separated by spaces")
+	b.str(&l.operatorTokens, "operator-tokens", "", "operators' API tokens (the webhooks API), separated by spaces")
 	b.str(&l.newsroomsFile, "newsrooms-file", "", `JSON file of newsrooms: [{"name": "…", "token_sha256": "<hex>", "sites": ["…"]}] (pressline token makes one)`)
 	b.integer(&c.InlineLimit, "inline-limit", d.InlineLimit, "bytes of content carried inside an event; more goes by S3 key")
 	b.int64(&c.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "largest article body ingest accepts, in bytes")
@@ -281,6 +326,9 @@ func (l *Loader) Load(needS3Creds bool) (*Config, error) {
 	c.Newsrooms = newsrooms
 	if c.SiteReaders, err = ParseSiteTokens(l.siteTokens); err != nil {
 		bad("site-tokens", "%v", err)
+	}
+	if c.Operators, err = ParseOperatorTokens(l.operatorTokens); err != nil {
+		bad("operator-tokens", "%v", err)
 	}
 	if l.houseRules != "" {
 		if c.HouseRules, err = ReadHouseRules(l.houseRules); err != nil {
@@ -476,7 +524,7 @@ func checkSites(newsroom string, sites []string) error {
 	return nil
 }
 
-// ReadWebhooks reads a webhooks file:
+// ReadWebhooks reads a webhooks file, a JSON list of WebhookSpec:
 //
 //	[{"name": "partner", "url": "https://…", "secret": "whsec_…",
 //	  "sites": ["front"], "events": ["published", "updated", "withdrawn"],
@@ -486,16 +534,7 @@ func ReadWebhooks(path string) ([]Webhook, error) {
 	if err != nil {
 		return nil, err
 	}
-	var entries []struct {
-		Name       string   `json:"name"`
-		URL        string   `json:"url"`
-		Secret     string   `json:"secret"`
-		Sites      []string `json:"sites"`
-		Events     []string `json:"events"`
-		Deadline   string   `json:"deadline"`
-		MinBackoff string   `json:"min_backoff"`
-		MaxBackoff string   `json:"max_backoff"`
-	}
+	var entries []WebhookSpec
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&entries); err != nil {
@@ -504,42 +543,102 @@ func ReadWebhooks(path string) ([]Webhook, error) {
 	var out []Webhook
 	seen := map[string]bool{}
 	for i, e := range entries {
-		if !name.MatchString(e.Name) || seen[e.Name] {
-			return nil, fmt.Errorf("%s: entry %d: name %q missing, repeated, or not lower-case letters, digits, - and _", path, i+1, e.Name)
+		if seen[e.Name] {
+			return nil, fmt.Errorf("%s: entry %d: name %q is repeated", path, i+1, e.Name)
 		}
 		seen[e.Name] = true
-		if !isHTTPURL(e.URL) {
-			return nil, fmt.Errorf("%s: webhook %q: url %q is not an http(s) URL", path, e.Name, e.URL)
-		}
-		w := Webhook{Name: e.Name, URL: e.URL, Sites: e.Sites,
-			Deadline: 24 * time.Hour, MinBackoff: time.Second, MaxBackoff: 10 * time.Minute}
-		for _, ev := range e.Events {
-			k, err := events.ParseKind(ev)
-			if err != nil {
-				return nil, fmt.Errorf("%s: webhook %q: event %w", path, e.Name, err)
-			}
-			w.Events = append(w.Events, k)
-		}
-		for _, d := range []struct {
-			field, v string
-			p        *time.Duration
-		}{{"deadline", e.Deadline, &w.Deadline}, {"min_backoff", e.MinBackoff, &w.MinBackoff}, {"max_backoff", e.MaxBackoff, &w.MaxBackoff}} {
-			if d.v == "" {
-				continue
-			}
-			if *d.p, err = time.ParseDuration(d.v); err != nil || *d.p <= 0 {
-				return nil, fmt.Errorf("%s: webhook %q: %s %q is not a positive duration like 30s or 24h", path, e.Name, d.field, d.v)
-			}
-		}
-		if w.MaxBackoff < w.MinBackoff {
-			return nil, fmt.Errorf("%s: webhook %q: max_backoff %s is below min_backoff %s", path, e.Name, w.MaxBackoff, w.MinBackoff)
-		}
-		if w.Secret, err = webhook.ParseSecret(e.Secret); err != nil {
-			return nil, fmt.Errorf("%s: webhook %q: %w", path, e.Name, err)
+		w, err := e.Webhook()
+		if err != nil {
+			return nil, fmt.Errorf("%s: entry %d: %w", path, i+1, err)
 		}
 		out = append(out, w)
 	}
 	return out, nil
+}
+
+// WebhookSpec is a webhook subscriber as written: an entry of
+// --webhooks-file, the body of the API's /v1/webhooks, and what the
+// subscribers' bucket keeps.
+type WebhookSpec struct {
+	Name       string   `json:"name"`
+	URL        string   `json:"url"`
+	Secret     string   `json:"secret,omitempty"`
+	Sites      []string `json:"sites,omitempty"`
+	Events     []string `json:"events,omitempty"`
+	Deadline   string   `json:"deadline,omitempty"`
+	MinBackoff string   `json:"min_backoff,omitempty"`
+	MaxBackoff string   `json:"max_backoff,omitempty"`
+	// Disabled stops deliveries (kept for when it is enabled again);
+	// DisabledReason says why, for operators.
+	Disabled       bool   `json:"disabled,omitempty"`
+	DisabledReason string `json:"disabled_reason,omitempty"`
+	// Created, set by the API, is when deliveries begin: a subscriber is
+	// told of what is published from then on. Empty (--webhooks-file):
+	// of everything the sites' stream holds.
+	Created *time.Time `json:"created,omitempty"`
+}
+
+func (e WebhookSpec) since() time.Time {
+	if e.Created == nil {
+		return time.Time{}
+	}
+	return *e.Created
+}
+
+// FieldError is a setting that is wrong, naming its field.
+type FieldError struct {
+	Field, Problem string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
+
+// Webhook checks the spec and makes the subscriber it describes, with
+// the defaults for what it leaves out (a 24 h deadline, back-off from
+// 1 s to 10 min). A wrong field is a *FieldError.
+func (e WebhookSpec) Webhook() (Webhook, error) {
+	bad := func(field, format string, args ...any) (Webhook, error) {
+		return Webhook{}, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+	}
+	if !name.MatchString(e.Name) {
+		return bad("name", "%q must be lower-case letters, digits, - and _", e.Name)
+	}
+	if !isHTTPURL(e.URL) {
+		return bad("url", "webhook %q: %q is not an http(s) URL", e.Name, e.URL)
+	}
+	w := Webhook{Name: e.Name, URL: e.URL, Sites: e.Sites, Disabled: e.Disabled, DisabledReason: e.DisabledReason, Since: e.since(),
+		Deadline: 24 * time.Hour, MinBackoff: time.Second, MaxBackoff: 10 * time.Minute}
+	for _, site := range e.Sites {
+		if !name.MatchString(site) {
+			return bad("sites", "webhook %q: site %q must be lower-case letters, digits, - and _", e.Name, site)
+		}
+	}
+	for _, ev := range e.Events {
+		k, err := events.ParseKind(ev)
+		if err != nil {
+			return bad("events", "webhook %q: %v", e.Name, err)
+		}
+		w.Events = append(w.Events, k)
+	}
+	for _, d := range []struct {
+		field, v string
+		p        *time.Duration
+	}{{"deadline", e.Deadline, &w.Deadline}, {"min_backoff", e.MinBackoff, &w.MinBackoff}, {"max_backoff", e.MaxBackoff, &w.MaxBackoff}} {
+		if d.v == "" {
+			continue
+		}
+		var err error
+		if *d.p, err = time.ParseDuration(d.v); err != nil || *d.p <= 0 {
+			return bad(d.field, "webhook %q: %q is not a positive duration like 30s or 24h", e.Name, d.v)
+		}
+	}
+	if w.MaxBackoff < w.MinBackoff {
+		return bad("max_backoff", "webhook %q: %s is below min_backoff %s", e.Name, w.MaxBackoff, w.MinBackoff)
+	}
+	var err error
+	if w.Secret, err = webhook.ParseSecret(e.Secret); err != nil {
+		return bad("secret", "webhook %q: %v", e.Name, err)
+	}
+	return w, nil
 }
 
 // ParseSiteTokens reads "site:token ..." entries.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -159,6 +160,9 @@ func TestReadWebhooks(t *testing.T) {
 	ws, err := ReadWebhooks(write(good))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if back, err := ws[0].Spec().Webhook(); err != nil || !reflect.DeepEqual(back, ws[0]) {
+		t.Errorf("a subscriber written and read back is %+v (%v), not %+v", back, err, ws[0])
 	}
 	if len(ws) != 1 || ws[0].Deadline != 2*time.Hour || ws[0].MinBackoff != time.Second || ws[0].MaxBackoff != 10*time.Minute ||
 		len(ws[0].Secret) < 24 || len(ws[0].Events) != 1 || ws[0].Events[0] != events.Published {

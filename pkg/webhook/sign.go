@@ -48,6 +48,9 @@ func ParseSecret(s string) (Secret, error) {
 	return key, nil
 }
 
+// Text is the secret in the form ParseSecret reads, for storing it.
+func (s Secret) Text() string { return secretPrefix + base64.StdEncoding.EncodeToString(s) }
+
 // NewSecret makes a random secret in its written form.
 func NewSecret() string {
 	key := make([]byte, 32)

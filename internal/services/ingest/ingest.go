@@ -63,6 +63,14 @@ type (
 		Run(ctx context.Context) error
 		List(ctx context.Context, f status.Filter) ([]*pb.ArticleStatus, string, error)
 	}
+	// webhookStore keeps the webhook subscribers (webhooks.Store).
+	webhookStore interface {
+		Create(ctx context.Context, spec config.WebhookSpec) error
+		Get(ctx context.Context, name string) (config.WebhookSpec, uint64, error)
+		Update(ctx context.Context, spec config.WebhookSpec, rev uint64) error
+		Delete(ctx context.Context, name string) error
+		List(ctx context.Context) ([]config.WebhookSpec, error)
+	}
 )
 
 // Config holds the service's dependencies and limits.
@@ -77,8 +85,11 @@ type Config struct {
 	Newsrooms []config.Newsroom
 	// SiteReaders may read their site's articles and changes;
 	// SiteEvents serves them (nil: the content API answers 503).
-	SiteReaders  []config.SiteReader
-	SiteEvents   siteEvents
+	SiteReaders []config.SiteReader
+	SiteEvents  siteEvents
+	// Operators manage the webhook subscribers, kept in Webhooks.
+	Operators    []config.Operator
+	Webhooks     webhookStore
 	InlineLimit  int
 	MaxBodyBytes int64 // the article itself
 	// Multipart requests: the whole request, and the images in it.
@@ -121,8 +132,8 @@ type Service struct {
 
 // New builds the service; it does not listen until Run.
 func New(cfg Config) (*Service, error) {
-	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil || cfg.Articles == nil || cfg.Refs == nil {
-		return nil, errors.New("ingest: Bus, Blobs, Status, Articles and Refs are required")
+	if cfg.Bus == nil || cfg.Blobs == nil || cfg.Status == nil || cfg.Articles == nil || cfg.Refs == nil || cfg.Webhooks == nil {
+		return nil, errors.New("ingest: Bus, Blobs, Status, Articles, Refs and Webhooks are required")
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		return nil, errors.New("ingest: MaxBodyBytes must be positive")

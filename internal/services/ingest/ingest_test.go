@@ -34,11 +34,15 @@ import (
 	"github.com/pressline/pressline/internal/safefetch"
 	"github.com/pressline/pressline/internal/status"
 	"github.com/pressline/pressline/internal/testenv"
+	"github.com/pressline/pressline/internal/webhooks"
 	"github.com/pressline/pressline/pkg/client"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
-const token = "newsroom-token-0123456789"
+const (
+	token         = "newsroom-token-0123456789"
+	operatorToken = "operator-token-0123456789"
+)
 
 type fixture struct {
 	svc      *Service
@@ -47,6 +51,7 @@ type fixture struct {
 	status   *status.Store
 	articles *status.Index
 	js       jetstream.JetStream
+	hooks    *webhooks.Store
 }
 
 func newFixture(t *testing.T, blobs blobStore) *fixture {
@@ -65,7 +70,11 @@ func newFixture(t *testing.T, blobs blobStore) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{status: st, articles: st.NewIndex(), js: b.JetStream()}
+	hooks, err := webhooks.Open(context.Background(), b.JetStream(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{status: st, articles: st.NewIndex(), js: b.JetStream(), hooks: hooks}
 	ictx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
 	go func() { _ = f.articles.Run(ictx) }()
@@ -78,6 +87,7 @@ func newFixture(t *testing.T, blobs blobStore) *fixture {
 	}
 	svc, err := New(Config{Bus: b, Blobs: blobs, Status: st, Articles: f.articles, Refs: rs, InlineLimit: 64, MaxBodyBytes: 1000, Log: log,
 		MaxRequestBytes: 100_000, MaxImages: 3, MaxImageBytes: 2000,
+		Webhooks: hooks, Operators: []config.Operator{{TokenHash: config.HashToken(operatorToken)}},
 		Newsrooms: []config.Newsroom{{Name: "quocoai", TokenHash: config.HashToken(token), Sites: []string{"front"}}}})
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/pressline/pressline/internal/siteindex"
 	"github.com/pressline/pressline/internal/status"
 	"github.com/pressline/pressline/internal/testenv"
+	"github.com/pressline/pressline/internal/webhooks"
 	"github.com/pressline/pressline/pkg/events"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
@@ -73,7 +74,11 @@ func BenchmarkSiteArticles100k(b *testing.B) {
 	}
 	<-js.PublishAsyncComplete()
 
-	svc, err := New(Config{Bus: bs, Blobs: blobs, Status: st, Articles: st.NewIndex(), Refs: rs, SiteEvents: bs, MaxBodyBytes: 1000, Log: log,
+	hooks, err := webhooks.Open(ctx, bs.JetStream(), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := New(Config{Bus: bs, Blobs: blobs, Status: st, Articles: st.NewIndex(), Refs: rs, SiteEvents: bs, Webhooks: hooks, MaxBodyBytes: 1000, Log: log,
 		SiteReaders: []config.SiteReader{{Site: "front", TokenHash: config.HashToken(readToken)}}})
 	if err != nil {
 		b.Fatal(err)

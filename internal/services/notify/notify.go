@@ -11,7 +11,9 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,9 +27,16 @@ import (
 	"github.com/pressline/pressline/pkg/events"
 )
 
-type consumer interface {
-	Consume(ctx context.Context, cfg bus.ConsumerConfig, h bus.Handler) error
-}
+type (
+	consumer interface {
+		Consume(ctx context.Context, cfg bus.ConsumerConfig, h bus.Handler) error
+		DeleteConsumer(ctx context.Context, stream, stage string) error
+	}
+	subscribers interface {
+		Seed(ctx context.Context, hooks []config.Webhook) error
+		Watch(ctx context.Context, change func(name string, spec *config.WebhookSpec)) error
+	}
+)
 
 // StagePrefix names a subscriber's consumer, metrics and dead letters:
 // webhook-<subscriber>.
@@ -35,7 +44,13 @@ const StagePrefix = "webhook-"
 
 // Config holds the service's dependencies.
 type Config struct {
-	Bus      consumer
+	Bus consumer
+	// Subscribers are the webhook subscribers, watched: one created,
+	// changed, disabled or deleted (through the API) is delivered to,
+	// or not, from then on, without a restart.
+	Subscribers subscribers
+	// Webhooks seed Subscribers (--webhooks-file): each one not there
+	// yet is added.
 	Webhooks []config.Webhook
 	// Consumer holds the process's consumer settings; each subscriber's
 	// own back-off and deadline replace the stage's.
@@ -63,17 +78,15 @@ type Service struct {
 }
 
 type metrics struct {
-	deliveries *prometheus.CounterVec
-	attempts   *prometheus.HistogramVec
+	deliveries  *prometheus.CounterVec
+	attempts    *prometheus.HistogramVec
+	subscribers *prometheus.GaugeVec
 }
 
 // New builds the service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Bus == nil {
-		return nil, errors.New("notify: Bus is required")
-	}
-	if len(cfg.Webhooks) > 0 && cfg.Client == nil {
-		return nil, errors.New("notify: webhooks need a Client")
+	if cfg.Bus == nil || cfg.Subscribers == nil || cfg.Client == nil {
+		return nil, errors.New("notify: Bus, Subscribers and Client are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -95,34 +108,136 @@ func New(cfg Config) (*Service, error) {
 				Help:    "Time of one webhook POST, answered or not.",
 				Buckets: prometheus.DefBuckets,
 			}, []string{"subscriber"}),
+			subscribers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+				Namespace: ops.Namespace, Subsystem: "webhook", Name: "subscribers",
+				Help: "Webhook subscribers this process knows, by state: delivering, disabled, or invalid (settings it cannot use).",
+			}, []string{"state"}),
 		}}
 	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(s.metrics.deliveries, s.metrics.attempts)
+		cfg.Registerer.MustRegister(s.metrics.deliveries, s.metrics.attempts, s.metrics.subscribers)
 	}
 	return s, nil
 }
 
-// Run delivers to every subscriber until ctx is cancelled, then finishes
-// the attempts in flight; waiting retries are handed back to the server.
+// Run delivers to every enabled subscriber until ctx is cancelled, then
+// finishes the attempts in flight; waiting retries are handed back to
+// the server. A subscriber's delivery starts, restarts with its new
+// settings, or stops as the subscribers' bucket changes.
 func (s *Service) Run(ctx context.Context) error {
+	if err := s.cfg.Subscribers.Seed(ctx, s.cfg.Webhooks); err != nil {
+		return fmt.Errorf("notify: seed the subscribers: %w", err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, len(s.cfg.Webhooks))
-	for _, w := range s.cfg.Webhooks {
-		go func() {
-			err := s.cfg.Bus.Consume(ctx, s.consumer(w), s.deliver(w))
-			cancel() // one subscriber stopping stops the rest
-			errc <- err
-		}()
+	type change struct {
+		name string
+		spec *config.WebhookSpec
 	}
-	var errs []error
-	for range s.cfg.Webhooks {
-		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
-			errs = append(errs, err)
+	changes := make(chan change)
+	watched := make(chan error, 1)
+	go func() {
+		watched <- s.cfg.Subscribers.Watch(ctx, func(name string, spec *config.WebhookSpec) {
+			select {
+			case changes <- change{name, spec}:
+			case <-ctx.Done():
+			}
+		})
+	}()
+	type delivery struct {
+		spec config.WebhookSpec
+		stop context.CancelFunc
+		done chan error
+	}
+	running := map[string]*delivery{}
+	state := map[string]string{} // by subscriber: delivering, disabled or invalid
+	count := func() {
+		for _, st := range []string{"delivering", "disabled", "invalid"} {
+			n := 0
+			for _, v := range state {
+				if v == st {
+					n++
+				}
+			}
+			s.metrics.subscribers.WithLabelValues(st).Set(float64(n))
 		}
 	}
-	if len(s.cfg.Webhooks) == 0 {
-		<-ctx.Done() // nothing to deliver: idle until stopped, like any service
+	stop := func(d *delivery) error {
+		d.stop()
+		return <-d.done
+	}
+	var err error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err = <-watched:
+			break loop
+		case c := <-changes:
+			d := running[c.name]
+			if d != nil && c.spec != nil && reflect.DeepEqual(d.spec, *c.spec) {
+				continue
+			}
+			if d != nil {
+				delete(running, c.name)
+				if err = stop(d); err != nil {
+					break loop
+				}
+			}
+			switch {
+			case c.spec == nil:
+				delete(state, c.name)
+				// Its durable consumer goes too: a subscriber made
+				// later under the name starts from its own creation.
+				if derr := s.cfg.Bus.DeleteConsumer(ctx, layout.StreamSites, StagePrefix+c.name); derr != nil {
+					s.log.Warn("a deleted subscriber's consumer stays", "subscriber", c.name, "err", derr)
+				}
+			case c.spec.Disabled:
+				state[c.name] = "disabled"
+			}
+			if c.spec == nil || c.spec.Disabled {
+				count()
+				s.log.Info("webhook subscriber stopped", "subscriber", c.name, "deleted", c.spec == nil)
+				continue
+			}
+			w, werr := c.spec.Webhook()
+			if werr != nil {
+				state[c.name] = "invalid"
+				count()
+				s.log.Error("webhook subscriber not started: its settings are wrong", "subscriber", c.name, "err", werr)
+				continue
+			}
+			state[c.name] = "delivering"
+			count()
+			dctx, dstop := context.WithCancel(ctx)
+			d = &delivery{spec: *c.spec, stop: dstop, done: make(chan error, 1)}
+			running[c.name] = d
+			go func() {
+				// One subscriber's consumer that cannot be made (NATS
+				// away, its settings refused) is tried again, and holds
+				// no other subscriber up.
+				for {
+					err := s.cfg.Bus.Consume(dctx, s.consumer(w), s.deliver(w))
+					if err == nil || dctx.Err() != nil {
+						d.done <- nil
+						return
+					}
+					s.log.Error("webhook subscriber not delivering; trying again in 5 s", "subscriber", w.Name, "err", err)
+					select {
+					case <-dctx.Done():
+					case <-time.After(5 * time.Second):
+					}
+				}
+			}()
+			s.log.Info("webhook subscriber delivering", "subscriber", c.name, "url", w.URL)
+		}
+	}
+	cancel()
+	errs := []error{err}
+	for _, d := range running {
+		if err := stop(d); err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -145,7 +260,7 @@ func (s *Service) consumer(w config.Webhook) bus.ConsumerConfig {
 	}
 	stage := StagePrefix + w.Name
 	return bus.ConsumerConfig{
-		Stage: stage, Stream: layout.StreamSites,
+		Stage: stage, Stream: layout.StreamSites, StartAt: w.Since,
 		Subjects:      append(subjects, layout.WebhookSubject(w.Name)),
 		ReplaySubject: layout.WebhookSubject(w.Name),
 		Ordered:       true, Workers: max(s.cfg.Consumer.Workers, 4), AckWait: s.cfg.Consumer.AckWait,

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pressline/pressline/internal/bus"
@@ -22,6 +23,7 @@ import (
 	"github.com/pressline/pressline/internal/layout"
 	"github.com/pressline/pressline/internal/safefetch"
 	"github.com/pressline/pressline/internal/testenv"
+	"github.com/pressline/pressline/internal/webhooks"
 	"github.com/pressline/pressline/pkg/events"
 	"github.com/pressline/pressline/pkg/webhook"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
@@ -32,6 +34,7 @@ import (
 type fixture struct {
 	bus *bus.Bus
 	reg *prometheus.Registry
+	svc *Service
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -61,12 +64,14 @@ func (f *fixture) startGuarded(t *testing.T, hooks ...config.Webhook) {
 func (f *fixture) startWith(t *testing.T, client Doer, refused func(error) bool, hooks []config.Webhook) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(Config{Bus: f.bus, Webhooks: hooks, Client: client, Refused: refused,
+	subs := f.subscribers(t)
+	s, err := New(Config{Bus: f.bus, Subscribers: subs, Webhooks: hooks, Client: client, Refused: refused,
 		Consumer: bus.ConsumerConfig{Workers: 2, AckWait: 5 * time.Second},
 		Log:      slog.New(slog.DiscardHandler), Registerer: f.reg})
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.svc = s
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	t.Cleanup(func() {
@@ -75,6 +80,16 @@ func (f *fixture) startWith(t *testing.T, client Doer, refused func(error) bool,
 			t.Errorf("run: %v", err)
 		}
 	})
+}
+
+// subscribers is the subscribers' bucket the service watches.
+func (f *fixture) subscribers(t *testing.T) *webhooks.Store {
+	t.Helper()
+	subs, err := webhooks.Open(context.Background(), f.bus.JetStream(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return subs
 }
 
 // send publishes what the publish stage publishes for one version on
@@ -368,5 +383,59 @@ func TestWebhookAddressGuard(t *testing.T) {
 	}
 	if n := len(rec.all()); n != 0 {
 		t.Errorf("the receiver on loopback got %d requests", n)
+	}
+}
+
+// TestSubscribersChangeWithoutRestart: a subscriber added to the bucket
+// (as the API does) while the service runs is delivered to; disabled, it
+// gets nothing, and what was published meanwhile reaches it once it is
+// enabled again; deleted, it gets nothing more.
+func TestSubscribersChangeWithoutRestart(t *testing.T) {
+	f := newFixture(t)
+	f.start(t)
+	r := newReceiver(t)
+	subs := f.subscribers(t)
+	ctx := context.Background()
+	if err := subs.Create(ctx, r.hook("later").Spec()); err != nil {
+		t.Fatal(err)
+	}
+	f.send(t, "01KB00000000000000000000B1", 1, "front", events.Published)
+	testenv.WaitFor(t, "the new subscriber's first delivery", 10*time.Second, func() bool { return len(r.got()) == 1 })
+
+	set := func(change func(*config.WebhookSpec)) {
+		spec, rev, err := subs.Get(ctx, "later")
+		if err != nil {
+			t.Fatal(err)
+		}
+		change(&spec)
+		if err := subs.Update(ctx, spec, rev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subscribers := func(state string) func() bool {
+		return func() bool {
+			return testutil.ToFloat64(f.svc.metrics.subscribers.WithLabelValues(state)) == 1
+		}
+	}
+	set(func(s *config.WebhookSpec) { s.Disabled, s.DisabledReason = true, "maintenance" })
+	testenv.WaitFor(t, "the subscriber disabled", 10*time.Second, subscribers("disabled"))
+	f.send(t, "01KB00000000000000000000B2", 1, "front", events.Published)
+	time.Sleep(time.Second)
+	if n := len(r.got()); n != 1 {
+		t.Fatalf("a disabled subscriber got %d deliveries, want still 1", n)
+	}
+	set(func(s *config.WebhookSpec) { s.Disabled, s.DisabledReason = false, "" })
+	testenv.WaitFor(t, "what was published while disabled", 10*time.Second, func() bool { return len(r.got()) == 2 })
+
+	if err := subs.Delete(ctx, "later"); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, "the subscriber gone", 10*time.Second, func() bool {
+		return testutil.ToFloat64(f.svc.metrics.subscribers.WithLabelValues("delivering")) == 0
+	})
+	f.send(t, "01KB00000000000000000000B3", 1, "front", events.Published)
+	time.Sleep(time.Second)
+	if n := len(r.got()); n != 2 {
+		t.Errorf("a deleted subscriber got %d deliveries, want still 2", n)
 	}
 }
