@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -305,7 +306,11 @@ func declare(ctx context.Context, log *slog.Logger, what string, fn func() error
 	deadline := time.Now().Add(declareFor)
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		err := fn()
-		if err == nil || !kvstore.Transient(err) || time.Now().After(deadline) || ctx.Err() != nil {
+		// A stream another process is making may not be found for a
+		// moment on a cluster (seen in TestChaosCluster, two publish
+		// processes starting together).
+		retry := kvstore.Transient(err) || errors.Is(err, jetstream.ErrStreamNotFound)
+		if err == nil || !retry || time.Now().After(deadline) || ctx.Err() != nil {
 			return err
 		}
 		log.Warn("JetStream not ready; trying again", "declaring", what, "err", err, "in", wait)

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pressline/pressline/internal/fault"
+	"github.com/pressline/pressline/internal/kvstore"
 	"github.com/pressline/pressline/internal/layout"
 	"github.com/pressline/pressline/internal/tracing"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
@@ -211,7 +212,7 @@ func (b *Bus) DeleteConsumer(ctx context.Context, stream, stage string) error {
 
 // consume runs one durable consumer of the stage.
 func (b *Bus) consume(ctx context.Context, cfg ConsumerConfig, cc jetstream.ConsumerConfig, h Handler) error {
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
+	cons, err := b.createConsumer(ctx, cfg.Stream, cc)
 	if err != nil && ctx.Err() != nil {
 		return nil // stopped while starting: a clean stop, as any other
 	}
@@ -275,6 +276,25 @@ func (b *Bus) consume(ctx context.Context, cfg ConsumerConfig, cc jetstream.Cons
 	work.close()
 	wg.Wait()
 	return nil
+}
+
+// createConsumer makes or updates a durable consumer, again while
+// JetStream cannot answer (a node down, a leader being elected): a stage
+// started or restarted during a cluster's fault waits for it, as its
+// messages do, rather than end its process.
+func (b *Bus) createConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		cons, err := b.js.CreateOrUpdateConsumer(ctx, stream, cc)
+		if err == nil || !kvstore.Transient(err) || ctx.Err() != nil {
+			return cons, err
+		}
+		b.log.Warn("JetStream not ready; making the consumer again", "consumer", cc.Durable, "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 // fairWindow is how many delivered messages a process of a stage queues
