@@ -153,16 +153,45 @@ type Webhook struct {
 	DisabledReason string
 	// Since is where its deliveries begin; zero: the stream's start.
 	Since time.Time
+	// Previous, until PreviousUntil, also signs every request: a
+	// rotated secret's overlap, so receivers can switch without missing
+	// a delivery.
+	Previous      webhook.Secret
+	PreviousUntil time.Time
+	// DisableAfter: a subscriber with no delivery succeeding for this
+	// long is disabled; zero: never (WebhookSpec's default is
+	// DefaultDisableAfter).
+	DisableAfter time.Duration
 }
+
+// Secrets are the secrets that sign a request sent at now: the current
+// one, and the previous one during a rotation's overlap.
+func (w Webhook) Secrets(now time.Time) []webhook.Secret {
+	if len(w.Previous) > 0 && now.Before(w.PreviousUntil) {
+		return []webhook.Secret{w.Secret, w.Previous}
+	}
+	return []webhook.Secret{w.Secret}
+}
+
+// DefaultDisableAfter is how long a subscriber may fail before it is
+// disabled, as Svix does.
+const DefaultDisableAfter = 5 * 24 * time.Hour
 
 // Spec is the subscriber as written, as WebhookSpec reads it back.
 func (w Webhook) Spec() WebhookSpec {
 	spec := WebhookSpec{Name: w.Name, URL: w.URL, Secret: w.Secret.Text(), Sites: w.Sites,
 		Deadline: w.Deadline.String(), MinBackoff: w.MinBackoff.String(), MaxBackoff: w.MaxBackoff.String(),
 		Disabled: w.Disabled, DisabledReason: w.DisabledReason}
+	if w.DisableAfter > 0 {
+		spec.DisableAfter = w.DisableAfter.String()
+	}
 	if !w.Since.IsZero() {
 		since := w.Since
 		spec.Created = &since
+	}
+	if len(w.Previous) > 0 {
+		until := w.PreviousUntil
+		spec.PreviousSecret, spec.PreviousUntil = w.Previous.Text(), &until
 	}
 	for _, k := range w.Events {
 		spec.Events = append(spec.Events, string(k))
@@ -576,13 +605,20 @@ type WebhookSpec struct {
 	// told of what is published from then on. Empty (--webhooks-file):
 	// of everything the sites' stream holds.
 	Created *time.Time `json:"created,omitempty"`
+	// PreviousSecret also signs until PreviousUntil: a rotation's
+	// overlap (POST /v1/webhooks/{name}/rotate).
+	PreviousSecret string     `json:"previous_secret,omitempty"`
+	PreviousUntil  *time.Time `json:"previous_until,omitempty"`
+	// DisableAfter: with no delivery succeeding for this long, the
+	// subscriber is disabled (120h when empty).
+	DisableAfter string `json:"disable_after,omitempty"`
 }
 
-func (e WebhookSpec) since() time.Time {
-	if e.Created == nil {
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
 		return time.Time{}
 	}
-	return *e.Created
+	return *t
 }
 
 // FieldError is a setting that is wrong, naming its field.
@@ -605,8 +641,8 @@ func (e WebhookSpec) Webhook() (Webhook, error) {
 	if !isHTTPURL(e.URL) {
 		return bad("url", "webhook %q: %q is not an http(s) URL", e.Name, e.URL)
 	}
-	w := Webhook{Name: e.Name, URL: e.URL, Sites: e.Sites, Disabled: e.Disabled, DisabledReason: e.DisabledReason, Since: e.since(),
-		Deadline: 24 * time.Hour, MinBackoff: time.Second, MaxBackoff: 10 * time.Minute}
+	w := Webhook{Name: e.Name, URL: e.URL, Sites: e.Sites, Disabled: e.Disabled, DisabledReason: e.DisabledReason, Since: timeOf(e.Created),
+		Deadline: 24 * time.Hour, MinBackoff: time.Second, MaxBackoff: 10 * time.Minute, DisableAfter: DefaultDisableAfter}
 	for _, site := range e.Sites {
 		if !name.MatchString(site) {
 			return bad("sites", "webhook %q: site %q must be lower-case letters, digits, - and _", e.Name, site)
@@ -622,7 +658,8 @@ func (e WebhookSpec) Webhook() (Webhook, error) {
 	for _, d := range []struct {
 		field, v string
 		p        *time.Duration
-	}{{"deadline", e.Deadline, &w.Deadline}, {"min_backoff", e.MinBackoff, &w.MinBackoff}, {"max_backoff", e.MaxBackoff, &w.MaxBackoff}} {
+	}{{"deadline", e.Deadline, &w.Deadline}, {"min_backoff", e.MinBackoff, &w.MinBackoff}, {"max_backoff", e.MaxBackoff, &w.MaxBackoff},
+		{"disable_after", e.DisableAfter, &w.DisableAfter}} {
 		if d.v == "" {
 			continue
 		}
@@ -637,6 +674,15 @@ func (e WebhookSpec) Webhook() (Webhook, error) {
 	var err error
 	if w.Secret, err = webhook.ParseSecret(e.Secret); err != nil {
 		return bad("secret", "webhook %q: %v", e.Name, err)
+	}
+	if e.PreviousSecret != "" {
+		if w.Previous, err = webhook.ParseSecret(e.PreviousSecret); err != nil {
+			return bad("previous_secret", "webhook %q: %v", e.Name, err)
+		}
+		if e.PreviousUntil == nil {
+			return bad("previous_until", "webhook %q: a previous secret needs the time it stops signing", e.Name)
+		}
+		w.PreviousUntil = *e.PreviousUntil
 	}
 	return w, nil
 }

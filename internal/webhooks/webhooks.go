@@ -87,6 +87,43 @@ func (s *Store) Update(ctx context.Context, spec config.WebhookSpec, rev uint64)
 	return nil
 }
 
+// Change reads a subscriber, lets change alter it, and writes it over
+// the revision read, reading again if someone else wrote in between. An
+// error of change is returned as it is, with nothing written.
+func (s *Store) Change(ctx context.Context, name string, change func(*config.WebhookSpec) error) (config.WebhookSpec, error) {
+	for try := 0; ; try++ {
+		spec, rev, err := s.Get(ctx, name)
+		if err != nil {
+			return spec, err
+		}
+		if err := change(&spec); err != nil {
+			return spec, err
+		}
+		err = s.Update(ctx, spec, rev)
+		if errors.Is(err, ErrConflict) && try < 5 {
+			continue
+		}
+		return spec, err
+	}
+}
+
+// Disable stops deliveries to a subscriber, saying why. It reports
+// whether this call disabled it: one disabled already keeps its reason.
+func (s *Store) Disable(ctx context.Context, name, reason string) (bool, error) {
+	errAlready := errors.New("disabled already")
+	_, err := s.Change(ctx, name, func(spec *config.WebhookSpec) error {
+		if spec.Disabled {
+			return errAlready
+		}
+		spec.Disabled, spec.DisabledReason = true, reason
+		return nil
+	})
+	if errors.Is(err, errAlready) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Delete removes a subscriber; ErrNotFound if there is none.
 func (s *Store) Delete(ctx context.Context, name string) error {
 	if _, _, err := s.Get(ctx, name); err != nil {

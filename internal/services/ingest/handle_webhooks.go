@@ -86,13 +86,22 @@ func readWebhook(w http.ResponseWriter, r *http.Request, into any) bool {
 // checkWebhook answers 400, naming the field, when spec cannot be
 // delivered to.
 func checkWebhook(w http.ResponseWriter, spec config.WebhookSpec) bool {
-	_, err := spec.Webhook()
-	var fe *config.FieldError
-	if errors.As(err, &fe) {
-		writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-webhook", Field: fe.Field, Detail: fe.Error()})
+	if p := webhookProblem(spec); p != nil {
+		writeProblem(w, *p)
 		return false
 	}
-	return err == nil
+	return true
+}
+
+// webhookProblem is why spec cannot be delivered to; nil when it can.
+func webhookProblem(spec config.WebhookSpec) *problem {
+	_, err := spec.Webhook()
+	if err == nil {
+		return nil
+	}
+	fe := &config.FieldError{Field: "body", Problem: err.Error()}
+	errors.As(err, &fe)
+	return &problem{Status: http.StatusBadRequest, Type: "invalid-webhook", Field: fe.Field, Detail: fe.Error()}
 }
 
 func (s *Service) webhooksUnavailable(w http.ResponseWriter, err error) {
@@ -101,10 +110,10 @@ func (s *Service) webhooksUnavailable(w http.ResponseWriter, err error) {
 		Detail: "the webhook subscribers could not be read or written; try again in a few seconds"})
 }
 
-// public is what the API shows of a subscriber: all but its secret,
-// which is shown once, when it is created.
+// public is what the API shows of a subscriber: all but its secrets; a
+// secret is shown once, when it is made (created or rotated).
 func public(spec config.WebhookSpec) config.WebhookSpec {
-	spec.Secret = ""
+	spec.Secret, spec.PreviousSecret = "", ""
 	return spec
 }
 
@@ -203,35 +212,102 @@ func (s *Service) handlePatchWebhook(w http.ResponseWriter, r *http.Request) {
 			Detail: "when a subscriber's deliveries begin is set when it is created, and cannot change"})
 		return
 	}
-	// Read, patch and write over the revision read, again if someone
-	// else wrote in between.
-	for try := 0; ; try++ {
-		spec, rev, err := s.cfg.Webhooks.Get(r.Context(), name)
-		if !s.webhookFound(w, name, err) {
-			return
-		}
-		patched, err := mergePatch(spec, patch)
+	s.changeWebhook(w, r, name, func(spec *config.WebhookSpec) *problem {
+		patched, err := mergePatch(*spec, patch)
 		if err != nil {
-			writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-json", Field: "body",
-				Detail: fmt.Sprintf("the patch does not fit a subscriber: %v", err)})
-			return
+			return &problem{Status: http.StatusBadRequest, Type: "invalid-json", Field: "body",
+				Detail: fmt.Sprintf("the patch does not fit a subscriber: %v", err)}
 		}
-		if !checkWebhook(w, patched) {
-			return
+		if _, given := patch["disabled_reason"]; !patched.Disabled && !given {
+			patched.DisabledReason = "" // enabled again: the reason is history
 		}
-		err = s.cfg.Webhooks.Update(r.Context(), patched, rev)
-		if errors.Is(err, webhooks.ErrConflict) && try < 5 {
-			continue
-		}
-		if err != nil {
-			s.webhooksUnavailable(w, err)
-			return
-		}
+		*spec = patched
+		return nil
+	}, func(spec config.WebhookSpec) {
 		s.log.Info("webhook subscriber changed", "subscriber", name, "fields", slices.Sorted(maps.Keys(patch)))
-		answerJSON(w, http.StatusOK, public(patched))
+		answerJSON(w, http.StatusOK, public(spec))
+	})
+}
+
+// maxKeepPrevious bounds a rotation's overlap: a receiver that has not
+// taken the new secret in a week is not switching.
+const maxKeepPrevious = 7 * 24 * time.Hour
+
+// rotation is the body of POST /v1/webhooks/{name}/rotate.
+type rotation struct {
+	// KeepPreviousFor is how long the old secret signs too (24h when
+	// empty; "0s" ends it at once).
+	KeepPreviousFor string `json:"keep_previous_for,omitempty"`
+}
+
+// handleRotateWebhook is POST /v1/webhooks/{name}/rotate: a new secret
+// signs from now on, and the old one as well for the overlap asked, so
+// the receiver can switch without refusing a delivery. The answer shows
+// the new secret, the only time it is shown.
+func (s *Service) handleRotateWebhook(w http.ResponseWriter, r *http.Request) {
+	if !s.operator(w, r) {
 		return
 	}
+	name, ok := webhookName(w, r)
+	if !ok {
+		return
+	}
+	var rot rotation
+	if r.ContentLength != 0 && !readWebhook(w, r, &rot) {
+		return
+	}
+	keep := 24 * time.Hour
+	if rot.KeepPreviousFor != "" {
+		d, err := time.ParseDuration(rot.KeepPreviousFor)
+		if err != nil || d < 0 || d > maxKeepPrevious {
+			writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-rotation", Field: "keep_previous_for",
+				Detail: fmt.Sprintf("%q: give how long the old secret still signs as a Go duration from 0s to %s, like \"24h\"", clip(rot.KeepPreviousFor, 32), maxKeepPrevious)})
+			return
+		}
+		keep = d
+	}
+	secret := webhook.NewSecret()
+	until := s.now().UTC().Add(keep).Truncate(time.Second)
+	s.changeWebhook(w, r, name, func(spec *config.WebhookSpec) *problem {
+		spec.PreviousSecret, spec.PreviousUntil = spec.Secret, &until
+		if keep == 0 {
+			spec.PreviousSecret, spec.PreviousUntil = "", nil
+		}
+		spec.Secret = secret
+		return nil
+	}, func(spec config.WebhookSpec) {
+		s.log.Info("webhook secret rotated", "subscriber", name, "previous_until", until)
+		shown := public(spec)
+		shown.Secret = spec.Secret
+		answerJSON(w, http.StatusOK, shown)
+	})
 }
+
+// changeWebhook applies change to a stored subscriber and, if the result
+// can be delivered to and is written, calls done with it; otherwise it
+// answers the problem.
+func (s *Service) changeWebhook(w http.ResponseWriter, r *http.Request, name string, change func(*config.WebhookSpec) *problem, done func(config.WebhookSpec)) {
+	var refused *problem
+	spec, err := s.cfg.Webhooks.Change(r.Context(), name, func(spec *config.WebhookSpec) error {
+		if refused = change(spec); refused == nil {
+			refused = webhookProblem(*spec)
+		}
+		if refused != nil {
+			return errRefused
+		}
+		return nil
+	})
+	switch {
+	case refused != nil:
+		writeProblem(w, *refused)
+	case !s.webhookFound(w, name, err):
+	default:
+		done(spec)
+	}
+}
+
+// errRefused stops a change whose problem is answered.
+var errRefused = errors.New("refused")
 
 // handleDeleteWebhook is DELETE /v1/webhooks/{name}: nothing more is
 // delivered to it.

@@ -67,7 +67,7 @@ type (
 	webhookStore interface {
 		Create(ctx context.Context, spec config.WebhookSpec) error
 		Get(ctx context.Context, name string) (config.WebhookSpec, uint64, error)
-		Update(ctx context.Context, spec config.WebhookSpec, rev uint64) error
+		Change(ctx context.Context, name string, change func(*config.WebhookSpec) error) (config.WebhookSpec, error)
 		Delete(ctx context.Context, name string) error
 		List(ctx context.Context) ([]config.WebhookSpec, error)
 	}

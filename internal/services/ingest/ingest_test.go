@@ -98,6 +98,26 @@ func newFixture(t *testing.T, blobs blobStore) *fixture {
 	return f
 }
 
+// call sends a JSON request with a bearer token (none when auth is
+// empty) and reads the whole answer.
+func (f *fixture) call(t *testing.T, method, path, auth, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, data
+}
+
 func (f *fixture) post(t *testing.T, auth, contentType string, body []byte, headers ...string) (*http.Response, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", f.srv.URL+"/v1/articles", bytes.NewReader(body))

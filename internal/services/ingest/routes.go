@@ -65,6 +65,7 @@ var routeTable = []route{
 	{"GET /v1/webhooks/{name}", "webhook", func(s *Service) http.HandlerFunc { return s.handleGetWebhook }},
 	{"PATCH /v1/webhooks/{name}", "webhook", func(s *Service) http.HandlerFunc { return s.handlePatchWebhook }},
 	{"DELETE /v1/webhooks/{name}", "webhook", func(s *Service) http.HandlerFunc { return s.handleDeleteWebhook }},
+	{"POST /v1/webhooks/{name}/rotate", "webhook_rotate", func(s *Service) http.HandlerFunc { return s.handleRotateWebhook }},
 }
 
 var pageTable = []route{

@@ -18,20 +18,7 @@ func TestWebhooksAPI(t *testing.T) {
 	f := newFixture(t, nil)
 	do := func(method, path, auth, body string) (*http.Response, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
-		if auth != "" {
-			req.Header.Set("Authorization", "Bearer "+auth)
-		}
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		return resp, data
+		return f.call(t, method, path, auth, body)
 	}
 	const partner = `{"name": "partner", "url": "https://hooks.example/p", "sites": ["front"], "events": ["published", "withdrawn"]}`
 
@@ -59,6 +46,10 @@ func TestWebhooksAPI(t *testing.T) {
 		{"its start moved", "PATCH", "/v1/webhooks/partner", operatorToken, `{"created": "2020-01-01T00:00:00Z"}`, 400, "invalid-webhook", "created"},
 		{"the secret taken away", "PATCH", "/v1/webhooks/partner", operatorToken, `{"secret": null}`, 400, "invalid-webhook", "secret"},
 		{"disabled", "PATCH", "/v1/webhooks/partner", operatorToken, `{"disabled": true, "disabled_reason": "the partner's site is down for a week"}`, 200, "", ""},
+		{"rotated, keeping the old secret too long", "POST", "/v1/webhooks/partner/rotate", operatorToken, `{"keep_previous_for": "30d"}`, 400, "invalid-rotation", "keep_previous_for"},
+		{"rotated, keeping the old secret for a negative time", "POST", "/v1/webhooks/partner/rotate", operatorToken, `{"keep_previous_for": "-1h"}`, 400, "invalid-rotation", "keep_previous_for"},
+		{"rotating nobody", "POST", "/v1/webhooks/nobody/rotate", operatorToken, "", 404, "no-such-webhook", "name"},
+		{"rotated by a newsroom", "POST", "/v1/webhooks/partner/rotate", token, "", 403, "operators-only", "Authorization"},
 		{"a method it does not take", "PUT", "/v1/webhooks/partner", operatorToken, partner, 405, "method-not-allowed", ""},
 	} {
 		resp, body := do(tc.method, tc.path, tc.auth, tc.body)
@@ -131,5 +122,61 @@ func TestCreatedWebhookShowsItsSecretOnce(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || bytes.Contains(body, []byte("whsec_")) {
 		t.Errorf("read: %s %s; want it without the secret", resp.Status, body)
+	}
+}
+
+// TestRotateWebhookSecret: a rotation answers the new secret once, keeps
+// the old one signing until previous_until, and never shows the old one.
+func TestRotateWebhookSecret(t *testing.T) {
+	f := newFixture(t, nil)
+	resp, body := f.call(t, "POST", "/v1/webhooks", operatorToken, `{"name": "site-c", "url": "https://c.example/hook"}`)
+	var created struct{ Secret string }
+	if err := json.Unmarshal(body, &created); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create: %s %s", resp.Status, body)
+	}
+	for _, tc := range []struct {
+		name, body string
+		overlap    time.Duration
+	}{
+		{"the default overlap", "", 24 * time.Hour},
+		{"an overlap asked for", `{"keep_previous_for": "2h"}`, 2 * time.Hour},
+		{"no overlap", `{"keep_previous_for": "0s"}`, 0},
+	} {
+		before, _, err := f.hooks.Get(t.Context(), "site-c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, body := f.call(t, "POST", "/v1/webhooks/site-c/rotate", operatorToken, tc.body)
+		var shown map[string]any
+		if err := json.Unmarshal(body, &shown); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %s %s", tc.name, resp.Status, body)
+		}
+		after, _, err := f.hooks.Get(t.Context(), "site-c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shown["secret"] != after.Secret || after.Secret == before.Secret || shown["previous_secret"] != nil {
+			t.Errorf("%s: answered %s; want the new secret stored (%s), and the old one not shown", tc.name, body, after.Secret)
+		}
+		w, err := after.Webhook()
+		if err != nil {
+			t.Fatalf("%s: the rotated subscriber cannot be delivered to: %v", tc.name, err)
+		}
+		now := time.Now()
+		if tc.overlap == 0 {
+			if after.PreviousSecret != "" || len(w.Secrets(now)) != 1 {
+				t.Errorf("%s: the old secret still signs: %+v", tc.name, after)
+			}
+			continue
+		}
+		if after.PreviousSecret != before.Secret || after.PreviousUntil == nil || after.PreviousUntil.Sub(now.Add(tc.overlap)).Abs() > time.Minute {
+			t.Errorf("%s: previous %q until %v; want the old secret until about %s from now", tc.name, after.PreviousSecret, after.PreviousUntil, tc.overlap)
+		}
+		if len(w.Secrets(now)) != 2 || len(w.Secrets(now.Add(tc.overlap+time.Minute))) != 1 {
+			t.Errorf("%s: signing secrets now %d, after the overlap %d; want 2 then 1", tc.name, len(w.Secrets(now)), len(w.Secrets(now.Add(tc.overlap+time.Minute))))
+		}
+		if _, body := f.call(t, "GET", "/v1/webhooks/site-c", operatorToken, ""); bytes.Contains(body, []byte("whsec_")) {
+			t.Errorf("%s: read shows a secret: %s", tc.name, body)
+		}
 	}
 }

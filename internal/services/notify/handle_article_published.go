@@ -23,7 +23,11 @@ import (
 
 // deliver POSTs one event to a subscriber, once: a failure that may pass
 // is returned for the bus to retry, one that cannot is permanent.
-func (s *Service) deliver(w config.Webhook) bus.Handler {
+//
+// A receiver that answers 410 Gone asks for no more: the subscriber is
+// disabled, and the event stays in its consumer, as do the ones after
+// it, for when an operator enables it again.
+func (s *Service) deliver(w config.Webhook, h *health) bus.Handler {
 	return func(ctx context.Context, m *bus.Msg) error {
 		var ev pb.ArticlePublished
 		if err := proto.Unmarshal(m.Data, &ev); err != nil {
@@ -41,13 +45,24 @@ func (s *Service) deliver(w config.Webhook) bus.Handler {
 		actx, span := s.tracer.Start(ctx, "webhook "+w.Name, trace.WithSpanKind(trace.SpanKindClient),
 			trace.WithAttributes(attribute.String("pressline.webhook.subscriber", w.Name), attribute.String("pressline.webhook.id", id),
 				attribute.Int("pressline.webhook.attempt", m.Attempt)))
-		err = post(actx, s.cfg.Client, w.URL, w.Secret, id, start, body, s.cfg.Refused)
+		err = post(actx, s.cfg.Client, w.URL, w.Secrets(start), id, start, body, s.cfg.Refused)
 		if err != nil {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, "not delivered")
 		}
 		span.End()
 		s.metrics.attempts.WithLabelValues(w.Name).Observe(time.Since(start).Seconds())
+		failing := h.record(err == nil, start)
+		if gone(err) {
+			s.disable(ctx, m, w, "gone", fmt.Sprintf("%s answered 410 Gone at %s: it asks for no more deliveries", w.URL, start.UTC().Format(time.RFC3339)))
+			// Its consumer stops within moments of the bucket's change,
+			// handing this event back; the retry is for a disable that
+			// could not be written, and comes well inside the deadline.
+			return fault.Retry(fmt.Errorf("webhook %s: %s: %w; subscriber disabled", w.Name, id, err), 5*time.Second)
+		}
+		if err != nil && w.DisableAfter > 0 && start.Sub(failing) >= w.DisableAfter {
+			s.disable(ctx, m, w, "failing", fmt.Sprintf("no delivery succeeded from %s, for over %s", failing.UTC().Format(time.RFC3339), w.DisableAfter))
+		}
 		if err == nil {
 			s.metrics.deliveries.WithLabelValues(w.Name, "delivered").Inc()
 			m.Log.Info("webhook delivered", "subscriber", w.Name, "webhook_id", id, "attempt", m.Attempt)

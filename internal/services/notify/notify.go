@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,7 @@ type (
 	subscribers interface {
 		Seed(ctx context.Context, hooks []config.Webhook) error
 		Watch(ctx context.Context, change func(name string, spec *config.WebhookSpec)) error
+		Disable(ctx context.Context, name, reason string) (bool, error)
 	}
 )
 
@@ -81,6 +83,7 @@ type metrics struct {
 	deliveries  *prometheus.CounterVec
 	attempts    *prometheus.HistogramVec
 	subscribers *prometheus.GaugeVec
+	disabled    *prometheus.CounterVec
 }
 
 // New builds the service.
@@ -112,9 +115,13 @@ func New(cfg Config) (*Service, error) {
 				Namespace: ops.Namespace, Subsystem: "webhook", Name: "subscribers",
 				Help: "Webhook subscribers this process knows, by state: delivering, disabled, or invalid (settings it cannot use).",
 			}, []string{"state"}),
+			disabled: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: ops.Namespace, Subsystem: "webhook", Name: "auto_disabled_total",
+				Help: "Webhook subscribers this process disabled, by reason: gone (the receiver answered 410) or failing (no delivery succeeded for its disable_after).",
+			}, []string{"subscriber", "reason"}),
 		}}
 	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(s.metrics.deliveries, s.metrics.attempts, s.metrics.subscribers)
+		cfg.Registerer.MustRegister(s.metrics.deliveries, s.metrics.attempts, s.metrics.subscribers, s.metrics.disabled)
 	}
 	return s, nil
 }
@@ -216,8 +223,9 @@ loop:
 				// One subscriber's consumer that cannot be made (NATS
 				// away, its settings refused) is tried again, and holds
 				// no other subscriber up.
+				h := &health{}
 				for {
-					err := s.cfg.Bus.Consume(dctx, s.consumer(w), s.deliver(w))
+					err := s.cfg.Bus.Consume(dctx, s.consumer(w), s.deliver(w, h))
 					if err == nil || dctx.Err() != nil {
 						d.done <- nil
 						return
@@ -274,5 +282,43 @@ func (s *Service) consumer(w config.Webhook) bus.ConsumerConfig {
 		OnGiveUp: func(context.Context, *bus.Msg, error) {
 			s.metrics.deliveries.WithLabelValues(w.Name, "failed").Inc()
 		},
+	}
+}
+
+// health is how a subscriber's deliveries have gone since its delivery
+// (re)started in this process: when its failures began, if the last
+// attempt failed. A restart forgets it, which only delays disabling.
+type health struct {
+	mu    sync.Mutex
+	since time.Time
+}
+
+// record notes an attempt's outcome and returns when the failures
+// began: zero after a success.
+func (h *health) record(ok bool, now time.Time) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case ok:
+		h.since = time.Time{}
+	case h.since.IsZero():
+		h.since = now
+	}
+	return h.since
+}
+
+// disable stops deliveries to a subscriber that asked for no more or
+// has failed for too long; the watch then stops its consumer, whose
+// undelivered events stay in its durable for when an operator enables
+// it again. A failure to write is logged and tried at the next answer.
+func (s *Service) disable(ctx context.Context, m *bus.Msg, w config.Webhook, reason, why string) {
+	changed, err := s.cfg.Subscribers.Disable(ctx, w.Name, why)
+	if err != nil {
+		m.Log.Error("webhook subscriber not disabled", "subscriber", w.Name, "reason", reason, "err", err)
+		return
+	}
+	if changed {
+		s.metrics.disabled.WithLabelValues(w.Name, reason).Inc()
+		m.Log.Warn("webhook subscriber disabled", "subscriber", w.Name, "reason", reason, "why", why)
 	}
 }

@@ -325,8 +325,8 @@ func TestWebhookDeadLetterAndReplay(t *testing.T) {
 func TestWebhookNoRetryOn4xx(t *testing.T) {
 	f := newFixture(t)
 	rec := newReceiver(t)
-	rec.script = func(n int, w http.ResponseWriter) bool { w.WriteHeader(http.StatusGone); return false }
-	hook := rec.hook("gone")
+	rec.script = func(n int, w http.ResponseWriter) bool { w.WriteHeader(http.StatusUnprocessableEntity); return false }
+	hook := rec.hook("refuses")
 	hook.Sites = []string{"front"}
 	f.start(t, hook)
 	f.send(t, id1, 1, "front", events.Published)
@@ -403,12 +403,7 @@ func TestSubscribersChangeWithoutRestart(t *testing.T) {
 	testenv.WaitFor(t, "the new subscriber's first delivery", 10*time.Second, func() bool { return len(r.got()) == 1 })
 
 	set := func(change func(*config.WebhookSpec)) {
-		spec, rev, err := subs.Get(ctx, "later")
-		if err != nil {
-			t.Fatal(err)
-		}
-		change(&spec)
-		if err := subs.Update(ctx, spec, rev); err != nil {
+		if _, err := subs.Change(ctx, "later", func(s *config.WebhookSpec) error { change(s); return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -437,5 +432,70 @@ func TestSubscribersChangeWithoutRestart(t *testing.T) {
 	time.Sleep(time.Second)
 	if n := len(r.got()); n != 2 {
 		t.Errorf("a deleted subscriber got %d deliveries, want still 2", n)
+	}
+}
+
+// TestDisabledByTheReceiver: a receiver that answers 410 Gone asks for
+// no more: its subscriber is disabled in the bucket, with the reason and
+// the counter, no dead letter is made, and what it missed reaches it
+// once an operator enables it again.
+func TestDisabledByTheReceiver(t *testing.T) {
+	for _, tc := range []struct {
+		name, reason, why string
+		status            int
+		disableAfter      time.Duration
+	}{
+		{"gone", "gone", "answered 410 Gone", http.StatusGone, 0},
+		{"failing", "failing", "no delivery succeeded", http.StatusServiceUnavailable, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.start(t)
+			r := newReceiver(t)
+			var back atomic.Bool
+			r.script = func(n int, w http.ResponseWriter) bool {
+				if back.Load() {
+					return true
+				}
+				w.WriteHeader(tc.status)
+				return false
+			}
+			hook := r.hook(tc.name)
+			hook.Sites, hook.DisableAfter = []string{"front"}, tc.disableAfter
+			subs := f.subscribers(t)
+			ctx := context.Background()
+			if err := subs.Create(ctx, hook.Spec()); err != nil {
+				t.Fatal(err)
+			}
+			f.send(t, "01KB00000000000000000000C1", 1, "front", events.Published)
+			var spec config.WebhookSpec
+			testenv.WaitFor(t, "the subscriber disabled", 20*time.Second, func() bool {
+				spec, _, _ = subs.Get(ctx, tc.name)
+				return spec.Disabled
+			})
+			if !strings.Contains(spec.DisabledReason, tc.why) {
+				t.Errorf("disabled_reason %q, want it to say %q", spec.DisabledReason, tc.why)
+			}
+			testenv.WaitFor(t, "its delivery stopped", 10*time.Second, func() bool {
+				return testutil.ToFloat64(f.svc.metrics.subscribers.WithLabelValues("disabled")) == 1
+			})
+			if n := counter(t, f.reg, "pressline_webhook_auto_disabled_total", "subscriber", tc.name, "reason", tc.reason); n != 1 {
+				t.Errorf("auto_disabled_total{reason=%q} = %v, want 1", tc.reason, n)
+			}
+			f.send(t, "01KB00000000000000000000C2", 1, "front", events.Published)
+			tried := len(r.all())
+			time.Sleep(time.Second)
+			if n := len(r.all()); n != tried {
+				t.Errorf("a disabled subscriber was sent %d more requests", n-tried)
+			}
+			if dls := f.deadLetters(t); len(dls) != 0 {
+				t.Errorf("dead letters %+v: a disabled subscriber's events wait in its consumer", dls)
+			}
+			back.Store(true)
+			if _, err := subs.Change(ctx, tc.name, func(s *config.WebhookSpec) error { s.Disabled = false; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			testenv.WaitFor(t, "both events, once enabled again", 20*time.Second, func() bool { return len(r.got()) == 2 })
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pressline/pressline/pkg/webhook"
@@ -40,13 +41,23 @@ func (e *postError) Unwrap() error { return e.Err }
 // post delivers one signed request. Whether to try again is in the
 // returned *postError; refused (guarded) addresses are not retryable,
 // since no retry can make them allowed.
-func post(ctx context.Context, client Doer, url string, s webhook.Secret, id string, now time.Time, body []byte, refused func(error) bool) error {
+// Every secret signs: during a rotation's overlap the header carries
+// both signatures, space-separated as Standard Webhooks allows, and a
+// receiver holding either secret accepts the request.
+func post(ctx context.Context, client Doer, url string, secrets []webhook.Secret, id string, now time.Time, body []byte, refused func(error) bool) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return &postError{Err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	s.SetHeaders(req.Header, id, now, body)
+	secrets[0].SetHeaders(req.Header, id, now, body)
+	if len(secrets) > 1 {
+		sigs := make([]string, len(secrets))
+		for i, s := range secrets {
+			sigs[i] = s.Sign(id, now, body)
+		}
+		req.Header.Set(webhook.HeaderSignature, strings.Join(sigs, " "))
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return &postError{Err: err, Retryable: refused == nil || !refused(err)}
@@ -77,6 +88,13 @@ func retryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// gone reports whether the receiver answered 410 Gone: it asks for no
+// more deliveries (Standard Webhooks), so the subscriber is disabled.
+func gone(err error) bool {
+	var e *postError
+	return errors.As(err, &e) && e.Status == http.StatusGone
 }
 
 // isRetryable reports whether err from post may succeed later.
