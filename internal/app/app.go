@@ -58,6 +58,7 @@ type Process struct {
 	// publish): the others have no right to its buckets.
 	media   *mediarefs.Refs
 	hooks   *webhooks.Store // opened by ingest or notify, as media is
+	hookLog *webhooks.Log
 	metrics *bus.Metrics
 	s3      *blob.Metrics
 	tracing *tracing.Provider
@@ -206,12 +207,12 @@ func (p *Process) Build(ctx context.Context, names []string) ([]Runner, error) {
 			if len(cfg.Newsrooms) == 0 {
 				return nil, errors.New("ingest needs at least one newsroom: set --newsrooms (PRESSLINE_NEWSROOMS) to name:token:site[,site]")
 			}
-			var hooks *webhooks.Store
-			if hooks, err = p.webhooks(ctx, log); err != nil {
+			hooks, hookLog, err := p.webhooks(ctx, log)
+			if err != nil {
 				return nil, err
 			}
 			r, err = ingest.New(ingest.Config{Addr: cfg.HTTPAddr, Bus: p.Bus, Blobs: p.Blobs, Status: p.Status, Articles: p.Status.NewIndex(), Refs: p.Refs,
-				Operators: cfg.Operators, Webhooks: hooks,
+				Operators: cfg.Operators, Webhooks: hooks, WebhookLog: hookLog,
 				Feeds:     safefetch.New(safefetch.Config{Allow: cfg.FetchAllow, MaxBytes: 10 << 20}),
 				Newsrooms: cfg.Newsrooms, SiteReaders: cfg.SiteReaders, SiteEvents: p.Bus, InlineLimit: cfg.InlineLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 				MaxRequestBytes: cfg.MaxRequestBytes, MaxImages: cfg.MaxImages, MaxImageBytes: cfg.MaxImageBytes,
@@ -251,11 +252,11 @@ func (p *Process) Build(ctx context.Context, names []string) ([]Runner, error) {
 				return err
 			})
 		case "notify":
-			var hooks *webhooks.Store
-			if hooks, err = p.webhooks(ctx, log); err != nil {
+			hooks, hookLog, err := p.webhooks(ctx, log)
+			if err != nil {
 				return nil, err
 			}
-			r, err = notify.New(notify.Config{Bus: p.Bus, Subscribers: hooks, Webhooks: cfg.Webhooks, Consumer: p.consumer(),
+			r, err = notify.New(notify.Config{Bus: p.Bus, Subscribers: hooks, Attempts: hookLog, Webhooks: cfg.Webhooks, Consumer: p.consumer(),
 				Client:  safefetch.New(safefetch.Config{Allow: cfg.FetchAllow, MaxBytes: 1 << 20, Timeout: 15 * time.Second, NoRedirects: true}),
 				Refused: func(err error) bool { return errors.Is(err, safefetch.ErrRefused) },
 				Tracing: p.tracing, Log: log, Registerer: p.Registry})
@@ -286,16 +287,20 @@ func (p *Process) mediaRefs(ctx context.Context, log *slog.Logger) (*mediarefs.R
 	return p.media, err
 }
 
-// webhooks opens the webhook subscribers' bucket once for the process.
-func (p *Process) webhooks(ctx context.Context, log *slog.Logger) (*webhooks.Store, error) {
+// webhooks opens the webhook subscribers' bucket and their delivery
+// log once for the process.
+func (p *Process) webhooks(ctx context.Context, log *slog.Logger) (*webhooks.Store, *webhooks.Log, error) {
 	if p.hooks != nil {
-		return p.hooks, nil
+		return p.hooks, p.hookLog, nil
 	}
 	err := declare(ctx, log, "the webhook subscribers", func() (err error) {
+		if p.hookLog, err = webhooks.OpenLog(ctx, p.Bus.JetStream(), p.Config.Replicas, p.Config.WebhookLogRetention); err != nil {
+			return err
+		}
 		p.hooks, err = webhooks.Open(ctx, p.Bus.JetStream(), p.Config.Replicas)
 		return err
 	})
-	return p.hooks, err
+	return p.hooks, p.hookLog, err
 }
 
 // declare runs fn, which declares streams or buckets, again while it

@@ -57,6 +57,10 @@ func ServicePermissions(service string) (NATSPermissions, error) {
 		pub(layout.SubjectReceived, layout.WithdrawAll)
 		writeBucket(refs.Bucket)
 		writeBucket(webhooks.Bucket)
+		// The webhooks API reads the delivery log, one message at a time,
+		// and redelivers an event to one subscriber's own subject.
+		pub(streamDeclare(layout.StreamWebhookLog)...)
+		pub("$JS.API.STREAM.MSG.GET."+layout.StreamWebhookLog, layout.WebhookSubject("*"))
 		// The content API reads the sites' events, one message at a time,
 		// and follows them all for its index through an ordered consumer
 		// (ephemeral, named by the client; no acknowledgements).
@@ -85,6 +89,8 @@ func ServicePermissions(service string) (NATSPermissions, error) {
 	case "notify":
 		readBucket(refs.Bucket)
 		writeBucket(webhooks.Bucket) // seeded from --webhooks-file, then watched
+		pub(streamDeclare(layout.StreamWebhookLog)...)
+		pub(layout.WebhookLogFilter(""))
 		// One durable per subscriber, named from the webhooks file.
 		pub(layout.DeadLetterSubject(notify.StagePrefix+"*"),
 			"$JS.API.CONSUMER.CREATE."+layout.StreamSites+".>", "$JS.API.CONSUMER.INFO."+layout.StreamSites+".*",

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -72,6 +73,7 @@ func TestServicesUnderTheirOwnNATSUsers(t *testing.T) {
 	base.SiteURL, base.Workers, base.RatePerSecond = "http://news.test", 2, 0
 	base.FetchAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	base.SiteReaders = []config.SiteReader{{Site: "front", TokenHash: config.HashToken("front-reader-0123456789")}}
+	base.Operators = []config.Operator{{TokenHash: config.HashToken("operator-0123456789")}}
 	base.Webhooks = []config.Webhook{{Name: "partner", URL: receiver.URL, Secret: secret, Deadline: time.Minute, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}}
 	logs := &testenv.LockedBuffer{} // ERROR lines: permission violations come back asynchronously
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -164,6 +166,33 @@ func TestServicesUnderTheirOwnNATSUsers(t *testing.T) {
 		t.Errorf("site changes under ingest's user: %d, %d changes, %v; want 200 and 3", resp.StatusCode, len(changes.Changes), err)
 	}
 	resp.Body.Close()
+	// Notify records each attempt, and the webhooks API reads them and
+	// redelivers one, under their own users.
+	operatorCall := func(method, path, body string) (int, []byte) {
+		req, _ := http.NewRequest(method, "http://"+base.HTTPAddr+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer operator-0123456789")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, data
+	}
+	var attempts struct {
+		Attempts []struct {
+			WebhookID string `json:"webhook_id"`
+		}
+	}
+	testenv.WaitFor(t, "three attempts in the delivery log", 10*time.Second, func() bool {
+		code, body := operatorCall("GET", "/v1/webhooks/partner/attempts", "")
+		return code == 200 && json.Unmarshal(body, &attempts) == nil && len(attempts.Attempts) == 3
+	})
+	before := delivered.Load()
+	if code, body := operatorCall("POST", "/v1/webhooks/partner/redeliver", `{"event": "`+attempts.Attempts[0].WebhookID+`"}`); code != 202 {
+		t.Errorf("redeliver under ingest's user: %d %s", code, body)
+	}
+	testenv.WaitFor(t, "the redelivery", 10*time.Second, func() bool { return delivered.Load() > before })
 	if l := logs.String(); strings.Contains(l, "ermission") {
 		t.Errorf("a service was refused what it needs:\n%s", l)
 	}

@@ -38,6 +38,8 @@ type Msg struct {
 	// Stored is when the message entered its stream (for a replayed dead
 	// letter, when it was replayed).
 	Stored time.Time
+	// Seq is the message's sequence in its stream.
+	Seq uint64
 	// TraceID is the id of the trace this message belongs to.
 	TraceID string
 	// Log carries the stage, article id and version on every line.
@@ -103,8 +105,9 @@ type ConsumerConfig struct {
 	// through the API hears of what is published from then on, not the
 	// stream's history. It cannot change once the consumer exists.
 	StartAt time.Time
-	// OnRetry, if set, is told of every failure that will be tried again.
-	OnRetry func(m *Msg, err error)
+	// OnRetry, if set, is told of every failure that will be tried again,
+	// and in how long.
+	OnRetry func(m *Msg, err error, delay time.Duration)
 	// OnGiveUp, if set, is told of every message that became a dead
 	// letter, after the record is stored (e.g. to mark the article failed).
 	OnGiveUp func(ctx context.Context, m *Msg, err error)
@@ -370,6 +373,7 @@ func (b *Bus) handle(parent context.Context, cfg ConsumerConfig, h Handler, d *d
 		ArticleID: jm.Headers().Get(HeaderArticleID),
 		Attempt:   int(meta.NumDelivered),
 		Stored:    meta.Timestamp,
+		Seq:       meta.Sequence.Stream,
 	}
 	if v, err := strconv.ParseUint(jm.Headers().Get(HeaderVersion), 10, 32); err == nil {
 		m.Version = uint32(v)
@@ -491,7 +495,7 @@ func (b *Bus) settle(parent, ctx context.Context, cfg ConsumerConfig, jm jetstre
 	if !permanent && attemptsLeft && beforeDeadline {
 		m.Log.Warn("will retry", "attempt", m.Attempt, "delay", delay, "err", herr)
 		if cfg.OnRetry != nil {
-			cfg.OnRetry(m, herr)
+			cfg.OnRetry(m, herr, delay)
 		}
 		return "retry", delay
 	}

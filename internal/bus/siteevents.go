@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
@@ -115,4 +116,33 @@ func (b *Bus) FollowSites(ctx context.Context, after uint64, apply func(SiteEven
 			caughtUp()
 		}
 	}
+}
+
+// ErrNoSiteEvent means the sites' stream holds no event at a sequence
+// (an operator removed it).
+var ErrNoSiteEvent = errors.New("no such site event")
+
+// Redeliver sends the sites' stream's event at seq to subject again (a
+// webhook subscriber's own, layout.WebhookSubject), as it was stored.
+// msgID de-duplicates the copy: a redelivery asked twice within the
+// duplicate window is sent once.
+func (b *Bus) Redeliver(ctx context.Context, seq uint64, subject, msgID string) error {
+	stream, err := b.js.Stream(ctx, layout.StreamSites)
+	if err != nil {
+		return fmt.Errorf("bus: redeliver: %w", err)
+	}
+	m, err := stream.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return fmt.Errorf("bus: redeliver %d: %w", seq, ErrNoSiteEvent)
+	}
+	if err != nil {
+		return fmt.Errorf("bus: redeliver %d: %w", seq, err)
+	}
+	msg := &nats.Msg{Subject: subject, Data: m.Data, Header: nats.Header{}}
+	for k, v := range m.Header {
+		if k != jetstream.MsgIDHeader && len(v) > 0 {
+			msg.Header.Set(k, v[0])
+		}
+	}
+	return b.publishMsg(ctx, msg, msgID)
 }

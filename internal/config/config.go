@@ -105,6 +105,8 @@ type Config struct {
 
 	// Webhooks are the subscribers of --webhooks-file.
 	Webhooks []Webhook
+	// WebhookLogRetention is how long every delivery attempt is kept.
+	WebhookLogRetention time.Duration
 	// FeedSize is how many of a site's newest articles its index and
 	// feeds list.
 	FeedSize int
@@ -120,7 +122,7 @@ func Default() Config {
 		InlineLimit: 256 << 10, MaxBodyBytes: 10 << 20, MaxRequestBytes: 200 << 20, MaxImages: 20, MaxImageBytes: 50 << 20, MaxArticleImages: 100,
 		MaxConnections: 2048, MinBodyRate: 16 << 10,
 		RatePerSecond: 50, RateBurst: 200,
-		Workers: runtime.GOMAXPROCS(0), MaxAttempts: 10, AckWait: 30 * time.Second, Replicas: 1, SyncAlways: true,
+		Workers: runtime.GOMAXPROCS(0), MaxAttempts: 10, AckWait: 30 * time.Second, WebhookLogRetention: 7 * 24 * time.Hour, Replicas: 1, SyncAlways: true,
 		TimeZone:     "Asia/Ho_Chi_Minh",
 		ImageFormats: []string{"webp", "jpeg"}, ImageWidths: []int{320, 640, 1024, 1600, 2048}, ImageMemory: 768 << 20,
 		LogFormat: "json", ServiceName: "pressline", FeedSize: 100,
@@ -304,6 +306,7 @@ func Bind(fs *flag.FlagSet) *Loader {
 	b.str(&c.TimeZone, "timezone", d.TimeZone, "newsroom time zone for times written without one")
 	b.str(&l.houseRules, "house-rules", "", "JSON file of the newsroom's house rules for cleaning (debris patterns, date formats, sections, typos)")
 	b.str(&l.webhooksFile, "webhooks-file", "", `JSON file of webhook subscribers: [{"name": "…", "url": "https://…", "secret": "whsec_…", "sites": ["…"], "events": ["published"], "deadline": "24h"}]`)
+	b.duration(&c.WebhookLogRetention, "webhook-log-retention", d.WebhookLogRetention, "how long every webhook delivery attempt is kept, to read and redeliver from (GET /v1/webhooks/{name}/attempts)")
 	b.str(&c.OTLPEndpoint, "otlp-endpoint", "", "OpenTelemetry collector (OTLP over HTTP) for traces, e.g. http://otel-collector:4318; empty: traces are not exported")
 	b.str(&c.ServiceName, "service-name", d.ServiceName, "the process's name in traces")
 	b.integer(&c.FeedSize, "feed-size", d.FeedSize, "how many of a site's newest articles its index page and feeds list")

@@ -42,6 +42,9 @@ const (
 	// stores one small message there to show that JetStream can write,
 	// not only answer.
 	StreamReady = "PRESSLINE_READY"
+	// StreamWebhookLog keeps every webhook delivery attempt for the
+	// retention operators set (7 days by default).
+	StreamWebhookLog = "PRESSLINE_WEBHOOK_LOG"
 )
 
 const (
@@ -49,6 +52,7 @@ const (
 	webhookPrefix    = "pressline.webhook."
 	deadLetterPrefix = "pressline.deadletter."
 	readyPrefix      = "pressline.ready."
+	webhookLogPrefix = "pressline.webhooklog."
 )
 
 // ReadySubject is where the process named instance writes its readiness
@@ -126,6 +130,8 @@ func StreamSubjects(stream string) []string {
 		return []string{deadLetterPrefix + ">"}
 	case StreamReady:
 		return []string{readyPrefix + ">"}
+	case StreamWebhookLog:
+		return []string{webhookLogPrefix + ">"}
 	}
 	return nil
 }
@@ -141,6 +147,8 @@ func StreamOf(subject string) string {
 		return StreamDeadLetter
 	case strings.HasPrefix(subject, readyPrefix):
 		return StreamReady
+	case strings.HasPrefix(subject, webhookLogPrefix):
+		return StreamWebhookLog
 	}
 	if _, _, ok := events.ParseSiteSubject(subject); ok {
 		return StreamSites
@@ -154,6 +162,22 @@ func SiteSubject(site string, k events.Kind) string { return events.SiteSubject(
 // WebhookSubject is where replayed deliveries for one webhook subscriber
 // go; no downstream site consumes it.
 func WebhookSubject(subscriber string) string { return webhookPrefix + subscriber }
+
+// WebhookLogSubject is where an attempt to deliver the webhook whose
+// webhook-id is id to subscriber is recorded; WebhookLogFilter(subscriber)
+// covers all of that subscriber's.
+func WebhookLogSubject(subscriber, id string) string {
+	return webhookLogPrefix + subscriber + "." + id
+}
+
+// WebhookLogFilter covers a subscriber's delivery attempts; the empty
+// name covers everyone's.
+func WebhookLogFilter(subscriber string) string {
+	if subscriber == "" {
+		return webhookLogPrefix + ">"
+	}
+	return webhookLogPrefix + subscriber + ".*"
+}
 
 // DeadLetterSubject is where a stage's dead letters go.
 func DeadLetterSubject(stage string) string { return deadLetterPrefix + stage }

@@ -16,6 +16,8 @@ import (
 type siteEvents interface {
 	SiteEvents(ctx context.Context, site string, after uint64, limit int) ([]bus.SiteEvent, error)
 	FollowSites(ctx context.Context, after uint64, apply func(bus.SiteEvent), caughtUp func()) error
+	// Redeliver sends one event to one webhook subscriber again.
+	Redeliver(ctx context.Context, seq uint64, subject, msgID string) error
 }
 
 // change is one entry of GET /v1/sites/{site}/changes: the event's

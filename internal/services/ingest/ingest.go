@@ -88,8 +88,11 @@ type Config struct {
 	SiteReaders []config.SiteReader
 	SiteEvents  siteEvents
 	// Operators manage the webhook subscribers, kept in Webhooks.
-	Operators    []config.Operator
-	Webhooks     webhookStore
+	Operators []config.Operator
+	Webhooks  webhookStore
+	// WebhookLog is every delivery attempt notify made, which operators
+	// read and redeliver from (nil: those answer 503).
+	WebhookLog   webhookLog
 	InlineLimit  int
 	MaxBodyBytes int64 // the article itself
 	// Multipart requests: the whole request, and the images in it.

@@ -52,6 +52,8 @@ type fixture struct {
 	articles *status.Index
 	js       jetstream.JetStream
 	hooks    *webhooks.Store
+	hookLog  *webhooks.Log
+	bus      *bus.Bus
 }
 
 func newFixture(t *testing.T, blobs blobStore) *fixture {
@@ -74,7 +76,11 @@ func newFixture(t *testing.T, blobs blobStore) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{status: st, articles: st.NewIndex(), js: b.JetStream(), hooks: hooks}
+	hookLog, err := webhooks.OpenLog(context.Background(), b.JetStream(), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{status: st, articles: st.NewIndex(), js: b.JetStream(), hooks: hooks, hookLog: hookLog, bus: b}
 	ictx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
 	go func() { _ = f.articles.Run(ictx) }()
@@ -87,7 +93,7 @@ func newFixture(t *testing.T, blobs blobStore) *fixture {
 	}
 	svc, err := New(Config{Bus: b, Blobs: blobs, Status: st, Articles: f.articles, Refs: rs, InlineLimit: 64, MaxBodyBytes: 1000, Log: log,
 		MaxRequestBytes: 100_000, MaxImages: 3, MaxImageBytes: 2000,
-		Webhooks: hooks, Operators: []config.Operator{{TokenHash: config.HashToken(operatorToken)}},
+		Webhooks: hooks, WebhookLog: hookLog, SiteEvents: b, Operators: []config.Operator{{TokenHash: config.HashToken(operatorToken)}},
 		Newsrooms: []config.Newsroom{{Name: "quocoai", TokenHash: config.HashToken(token), Sites: []string{"front"}}}})
 	if err != nil {
 		t.Fatal(err)

@@ -66,6 +66,8 @@ var routeTable = []route{
 	{"PATCH /v1/webhooks/{name}", "webhook", func(s *Service) http.HandlerFunc { return s.handlePatchWebhook }},
 	{"DELETE /v1/webhooks/{name}", "webhook", func(s *Service) http.HandlerFunc { return s.handleDeleteWebhook }},
 	{"POST /v1/webhooks/{name}/rotate", "webhook_rotate", func(s *Service) http.HandlerFunc { return s.handleRotateWebhook }},
+	{"GET /v1/webhooks/{name}/attempts", "webhook_attempts", func(s *Service) http.HandlerFunc { return s.handleWebhookAttempts }},
+	{"POST /v1/webhooks/{name}/redeliver", "webhook_redeliver", func(s *Service) http.HandlerFunc { return s.handleRedeliver }},
 }
 
 var pageTable = []route{

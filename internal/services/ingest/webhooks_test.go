@@ -3,13 +3,22 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pressline/pressline/internal/bus"
+	"github.com/pressline/pressline/internal/layout"
+	"github.com/pressline/pressline/internal/webhooks"
 	"github.com/pressline/pressline/pkg/client"
+	"github.com/pressline/pressline/pkg/events"
+	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
 // TestWebhooksAPI: operators create, list, read, change and delete
@@ -177,6 +186,120 @@ func TestRotateWebhookSecret(t *testing.T) {
 		}
 		if _, body := f.call(t, "GET", "/v1/webhooks/site-c", operatorToken, ""); bytes.Contains(body, []byte("whsec_")) {
 			t.Errorf("%s: read shows a secret: %s", tc.name, body)
+		}
+	}
+}
+
+// TestWebhookDeliveryLogAPI: operators read a subscriber's attempts, by
+// event and by page, and redeliver one event or every one that failed
+// in a time range; each refusal names its field.
+func TestWebhookDeliveryLogAPI(t *testing.T) {
+	f := newFixture(t, nil)
+	if resp, body := f.call(t, "POST", "/v1/webhooks", operatorToken, `{"name": "partner", "url": "https://hooks.example/p"}`); resp.StatusCode != 201 {
+		t.Fatalf("create: %s %s", resp.Status, body)
+	}
+	// Two events in the sites' stream, as publish stores them, and the
+	// attempts notify would have recorded for them.
+	ctx := t.Context()
+	for v := uint32(1); v <= 2; v++ {
+		ref := &pb.ArticleRef{Id: "01KB00000000000000000000AB", Version: v, Newsroom: "quocoai", Sites: []string{"front"}}
+		ev := &pb.ArticlePublished{Article: ref, Kind: events.Published.Proto(), Site: "front"}
+		if err := f.bus.Publish(ctx, layout.SiteSubject("front", events.Published), bus.MsgID(ref, "published/front"), ref, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored, err := f.bus.SiteEvents(ctx, "front", 0, 10)
+	if err != nil || len(stored) != 2 {
+		t.Fatalf("site events: %d, %v", len(stored), err)
+	}
+	idA, idB := "msg_01KB00000000000000000000AB_v1_front_published", "msg_01KB00000000000000000000AB_v2_front_published"
+	began := time.Now().Add(-time.Second)
+	for _, a := range []webhooks.Attempt{
+		{WebhookID: idA, Attempt: 1, Status: 503, Outcome: webhooks.Retrying, EventSeq: stored[0].Seq},
+		{WebhookID: idA, Attempt: 2, Status: 422, Outcome: webhooks.Failed, EventSeq: stored[0].Seq},
+		{WebhookID: idB, Attempt: 1, Outcome: webhooks.Delivered, EventSeq: stored[1].Seq},
+	} {
+		a.Subscriber, a.At = "partner", time.Now()
+		if err := f.hookLog.Record(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	since := url.QueryEscape(began.UTC().Format(time.RFC3339))
+
+	for _, tc := range []struct {
+		name, method, path, auth, body string
+		status                         int
+		problem, field                 string
+		attempts                       int
+	}{
+		{"every attempt", "GET", "/v1/webhooks/partner/attempts", operatorToken, "", 200, "", "", 3},
+		{"one event's", "GET", "/v1/webhooks/partner/attempts?event=" + idA, operatorToken, "", 200, "", "", 2},
+		{"a page", "GET", "/v1/webhooks/partner/attempts?limit=2", operatorToken, "", 200, "", "", 2},
+		{"since", "GET", "/v1/webhooks/partner/attempts?since=" + since, operatorToken, "", 200, "", "", 3},
+		{"an unknown event", "GET", "/v1/webhooks/partner/attempts?event=msg_nothing", operatorToken, "", 200, "", "", 0},
+		{"not a webhook-id", "GET", "/v1/webhooks/partner/attempts?event=a.b", operatorToken, "", 400, "invalid-parameter", "event", 0},
+		{"a bad cursor", "GET", "/v1/webhooks/partner/attempts?after=x", operatorToken, "", 400, "invalid-parameter", "after", 0},
+		{"a bad time", "GET", "/v1/webhooks/partner/attempts?since=yesterday", operatorToken, "", 400, "invalid-parameter", "since", 0},
+		{"a bad limit", "GET", "/v1/webhooks/partner/attempts?limit=501", operatorToken, "", 400, "invalid-parameter", "limit", 0},
+		{"nobody's", "GET", "/v1/webhooks/nobody/attempts", operatorToken, "", 404, "no-such-webhook", "name", 0},
+		{"a newsroom's token", "GET", "/v1/webhooks/partner/attempts", token, "", 403, "operators-only", "Authorization", 0},
+		{"redeliver nothing named", "POST", "/v1/webhooks/partner/redeliver", operatorToken, `{}`, 400, "invalid-redelivery", "since", 0},
+		{"redeliver a bad id", "POST", "/v1/webhooks/partner/redeliver", operatorToken, `{"event": "x.y"}`, 400, "invalid-redelivery", "event", 0},
+		{"redeliver both", "POST", "/v1/webhooks/partner/redeliver", operatorToken, `{"event": "` + idA + `", "since": "2026-01-01T00:00:00Z"}`, 400, "invalid-redelivery", "event", 0},
+		{"redeliver a bad range", "POST", "/v1/webhooks/partner/redeliver", operatorToken, `{"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}`, 400, "invalid-redelivery", "until", 0},
+		{"redeliver an unknown event", "POST", "/v1/webhooks/partner/redeliver", operatorToken, `{"event": "msg_nothing"}`, 404, "no-such-attempt", "event", 0},
+		{"redeliver for nobody", "POST", "/v1/webhooks/nobody/redeliver", operatorToken, `{"event": "` + idA + `"}`, 404, "no-such-webhook", "name", 0},
+	} {
+		resp, body := f.call(t, tc.method, tc.path, tc.auth, tc.body)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %s %s", tc.name, resp.Status, body)
+			continue
+		}
+		if tc.problem != "" {
+			var p client.Problem
+			if err := json.Unmarshal(body, &p); err != nil || p.Type != client.ProblemTypePrefix+tc.problem || p.Field != tc.field {
+				t.Errorf("%s: %s, want problem %s on field %q", tc.name, body, tc.problem, tc.field)
+			}
+			continue
+		}
+		var list attemptList
+		if err := json.Unmarshal(body, &list); err != nil || len(list.Attempts) != tc.attempts {
+			t.Errorf("%s: %s, want %d attempts", tc.name, body, tc.attempts)
+		}
+	}
+
+	// Paging: the next page starts after the last one read.
+	_, body := f.call(t, "GET", "/v1/webhooks/partner/attempts?limit=2", operatorToken, "")
+	var first attemptList
+	_ = json.Unmarshal(body, &first)
+	_, body = f.call(t, "GET", "/v1/webhooks/partner/attempts?limit=2&after="+first.Next, operatorToken, "")
+	var second attemptList
+	if err := json.Unmarshal(body, &second); err != nil || first.Next == "" || len(second.Attempts) != 1 || second.Attempts[0].WebhookID != idB || second.Next != "" {
+		t.Errorf("pages: %+v then %s", first, body)
+	}
+
+	// Redelivery sends the stored event to the subscriber's own subject.
+	sites, err := f.js.Stream(ctx, layout.StreamSites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, body, want string }{
+		{"what failed since", `{"since": "` + began.UTC().Format(time.RFC3339) + `"}`, idA},
+		{"one event, delivered before", `{"event": "` + idB + `"}`, idB},
+	} {
+		resp, body := f.call(t, "POST", "/v1/webhooks/partner/redeliver", operatorToken, tc.body)
+		var out redelivered
+		if err := json.Unmarshal(body, &out); err != nil || resp.StatusCode != 202 || len(out.Events) != 1 || out.Events[0] != tc.want {
+			t.Errorf("%s: %s %s, want %s sent again", tc.name, resp.Status, body, tc.want)
+			continue
+		}
+		m, err := sites.GetLastMsgForSubject(ctx, layout.WebhookSubject("partner"))
+		if err != nil {
+			t.Fatalf("%s: nothing on the subscriber's subject: %v", tc.name, err)
+		}
+		var ev pb.ArticlePublished
+		if err := proto.Unmarshal(m.Data, &ev); err != nil || fmt.Sprintf("v%d", ev.GetArticle().GetVersion()) != strings.Split(tc.want, "_")[2] {
+			t.Errorf("%s: sent %v (%v), want %s", tc.name, &ev, err, tc.want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -16,6 +17,7 @@ import (
 	"github.com/pressline/pressline/internal/bus"
 	"github.com/pressline/pressline/internal/config"
 	"github.com/pressline/pressline/internal/fault"
+	"github.com/pressline/pressline/internal/webhooks"
 	"github.com/pressline/pressline/pkg/events"
 	"github.com/pressline/pressline/pkg/webhook"
 	pb "github.com/pressline/pressline/proto/pressline/v1"
@@ -51,14 +53,24 @@ func (s *Service) deliver(w config.Webhook, h *health) bus.Handler {
 			span.SetStatus(codes.Error, "not delivered")
 		}
 		span.End()
-		s.metrics.attempts.WithLabelValues(w.Name).Observe(time.Since(start).Seconds())
+		took := time.Since(start)
+		s.metrics.attempts.WithLabelValues(w.Name).Observe(took.Seconds())
+		a := &webhooks.Attempt{Subscriber: w.Name, WebhookID: id, ArticleID: ev.GetArticle().GetId(), Version: ev.GetArticle().GetVersion(),
+			Site: ev.GetSite(), Event: string(events.KindOf(ev.GetKind())), Attempt: m.Attempt, At: start.UTC(),
+			LatencyMS: float64(took.Microseconds()) / 1000, EventSeq: m.Seq}
+		var pe *postError
+		if errors.As(err, &pe) {
+			a.Status = pe.Status
+			a.Error = firstLine(err)
+		}
 		failing := h.record(err == nil, start)
 		if gone(err) {
+			a.Outcome = webhooks.Disabled
 			s.disable(ctx, m, w, "gone", fmt.Sprintf("%s answered 410 Gone at %s: it asks for no more deliveries", w.URL, start.UTC().Format(time.RFC3339)))
 			// Its consumer stops within moments of the bucket's change,
 			// handing this event back; the retry is for a disable that
 			// could not be written, and comes well inside the deadline.
-			return fault.Retry(fmt.Errorf("webhook %s: %s: %w; subscriber disabled", w.Name, id, err), 5*time.Second)
+			return fault.Retry(&attemptError{a, fmt.Errorf("webhook %s: %s: %w; subscriber disabled", w.Name, id, err)}, 5*time.Second)
 		}
 		if err != nil && w.DisableAfter > 0 && start.Sub(failing) >= w.DisableAfter {
 			s.disable(ctx, m, w, "failing", fmt.Sprintf("no delivery succeeded from %s, for over %s", failing.UTC().Format(time.RFC3339), w.DisableAfter))
@@ -66,17 +78,66 @@ func (s *Service) deliver(w config.Webhook, h *health) bus.Handler {
 		if err == nil {
 			s.metrics.deliveries.WithLabelValues(w.Name, "delivered").Inc()
 			m.Log.Info("webhook delivered", "subscriber", w.Name, "webhook_id", id, "attempt", m.Attempt)
+			a.Outcome = webhooks.Delivered
+			s.recordAttempt(ctx, m, a)
 			return nil
 		}
 		if !isRetryable(err) {
-			return fault.Permanent(fmt.Errorf("webhook %s: %s refused %s for good: %w", w.Name, w.URL, id, err))
+			return fault.Permanent(&attemptError{a, fmt.Errorf("webhook %s: %s refused %s for good: %w", w.Name, w.URL, id, err)})
 		}
-		var pe *postError
-		if errors.As(err, &pe) && pe.RetryAfter > 0 {
-			return fault.Retry(fmt.Errorf("webhook %s: %s: %w", w.Name, id, err), pe.RetryAfter)
+		if pe != nil && pe.RetryAfter > 0 {
+			return fault.Retry(&attemptError{a, fmt.Errorf("webhook %s: %s: %w", w.Name, id, err)}, pe.RetryAfter)
 		}
-		return fmt.Errorf("webhook %s: %s: %w", w.Name, id, err)
+		return &attemptError{a, fmt.Errorf("webhook %s: %s: %w", w.Name, id, err)}
 	}
+}
+
+// attemptError carries a failed attempt's record to the consumer's
+// OnRetry or OnGiveUp, which know what comes of it (a retry, and when,
+// or a dead letter) and record it then.
+type attemptError struct {
+	attempt *webhooks.Attempt
+	err     error
+}
+
+func (e *attemptError) Error() string { return e.err.Error() }
+func (e *attemptError) Unwrap() error { return e.err }
+
+// settled records the attempt err carries, if any, with its outcome:
+// Retrying with next set, or Failed.
+func (s *Service) settled(ctx context.Context, m *bus.Msg, err error, outcome string, next time.Time) {
+	var ae *attemptError
+	if !errors.As(err, &ae) {
+		return // not an attempt: the event could not be read
+	}
+	a := *ae.attempt
+	if a.Outcome == "" {
+		a.Outcome = outcome
+	}
+	if outcome == webhooks.Retrying {
+		next := next.UTC()
+		a.NextRetry = &next
+	}
+	s.recordAttempt(ctx, m, &a)
+}
+
+// recordAttempt writes a to the delivery log. The log is for people: a
+// write that fails is logged, and the delivery goes on as it would.
+func (s *Service) recordAttempt(ctx context.Context, m *bus.Msg, a *webhooks.Attempt) {
+	if s.cfg.Attempts == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.cfg.Attempts.Record(ctx, *a); err != nil {
+		m.Log.Warn("webhook attempt not recorded", "subscriber", a.Subscriber, "webhook_id", a.WebhookID, "err", err)
+	}
+}
+
+// firstLine is an error's first line, as the log keeps it.
+func firstLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
 }
 
 // webhookID is the same for every attempt and every process: receivers

@@ -25,6 +25,7 @@ import (
 	"github.com/pressline/pressline/internal/config"
 	"github.com/pressline/pressline/internal/layout"
 	"github.com/pressline/pressline/internal/ops"
+	"github.com/pressline/pressline/internal/webhooks"
 	"github.com/pressline/pressline/pkg/events"
 )
 
@@ -37,6 +38,9 @@ type (
 		Seed(ctx context.Context, hooks []config.Webhook) error
 		Watch(ctx context.Context, change func(name string, spec *config.WebhookSpec)) error
 		Disable(ctx context.Context, name, reason string) (bool, error)
+	}
+	attemptLog interface {
+		Record(ctx context.Context, a webhooks.Attempt) error
 	}
 )
 
@@ -51,6 +55,9 @@ type Config struct {
 	// changed, disabled or deleted (through the API) is delivered to,
 	// or not, from then on, without a restart.
 	Subscribers subscribers
+	// Attempts records every delivery attempt, for operators to read
+	// and redeliver from; nil records none.
+	Attempts attemptLog
 	// Webhooks seed Subscribers (--webhooks-file): each one not there
 	// yet is added.
 	Webhooks []config.Webhook
@@ -276,11 +283,13 @@ func (s *Service) consumer(w config.Webhook) bus.ConsumerConfig {
 		// the event was stored, not for a number of attempts.
 		GiveUpAfter: w.Deadline, MinBackoff: w.MinBackoff, MaxBackoff: w.MaxBackoff,
 		HandlerTimeout: s.cfg.AttemptTimeout,
-		OnRetry: func(*bus.Msg, error) {
+		OnRetry: func(m *bus.Msg, err error, delay time.Duration) {
 			s.metrics.deliveries.WithLabelValues(w.Name, "retry").Inc()
+			s.settled(context.Background(), m, err, webhooks.Retrying, s.now().Add(delay))
 		},
-		OnGiveUp: func(context.Context, *bus.Msg, error) {
+		OnGiveUp: func(ctx context.Context, m *bus.Msg, err error) {
 			s.metrics.deliveries.WithLabelValues(w.Name, "failed").Inc()
+			s.settled(ctx, m, err, webhooks.Failed, time.Time{})
 		},
 	}
 }

@@ -35,6 +35,7 @@ type fixture struct {
 	bus *bus.Bus
 	reg *prometheus.Registry
 	svc *Service
+	log *webhooks.Log
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -44,7 +45,11 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{bus: b, reg: prometheus.NewPedanticRegistry()}
+	log, err := webhooks.OpenLog(context.Background(), b.JetStream(), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{bus: b, reg: prometheus.NewPedanticRegistry(), log: log}
 }
 
 // start runs the service until the test's end. Its webhooks may reach
@@ -65,7 +70,7 @@ func (f *fixture) startWith(t *testing.T, client Doer, refused func(error) bool,
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	subs := f.subscribers(t)
-	s, err := New(Config{Bus: f.bus, Subscribers: subs, Webhooks: hooks, Client: client, Refused: refused,
+	s, err := New(Config{Bus: f.bus, Subscribers: subs, Attempts: f.log, Webhooks: hooks, Client: client, Refused: refused,
 		Consumer: bus.ConsumerConfig{Workers: 2, AckWait: 5 * time.Second},
 		Log:      slog.New(slog.DiscardHandler), Registerer: f.reg})
 	if err != nil {
@@ -497,5 +502,103 @@ func TestDisabledByTheReceiver(t *testing.T) {
 			}
 			testenv.WaitFor(t, "both events, once enabled again", 20*time.Second, func() bool { return len(r.got()) == 2 })
 		})
+	}
+}
+
+// TestDeliveryLog: every attempt is recorded with its status, latency,
+// error and what came of it (a retry and when, a delivery, a failure),
+// per subscriber and per event; an event that failed for good is found
+// in a time range and, redelivered, reaches the receiver with its
+// webhook-id unchanged.
+func TestDeliveryLog(t *testing.T) {
+	f := newFixture(t)
+	rec := newReceiver(t)
+	var refuse atomic.Bool
+	refuse.Store(true)
+	rec.script = func(n int, w http.ResponseWriter) bool {
+		switch {
+		case n == 0:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case n >= 2 && refuse.Load(): // v2, sent once v1 is delivered
+			w.WriteHeader(http.StatusUnprocessableEntity)
+		default:
+			return true
+		}
+		return false
+	}
+	hook := rec.hook("logged")
+	hook.Sites = []string{"front"}
+	began := time.Now().Add(-time.Second)
+	f.start(t, hook)
+	f.send(t, id1, 1, "front", events.Published)
+	read := func(q webhooks.Query) []webhooks.Attempt {
+		t.Helper()
+		q.Subscriber, q.Limit = "logged", 100
+		got, _, err := f.log.Attempts(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	testenv.WaitFor(t, "the first delivery recorded", 20*time.Second, func() bool { return len(read(webhooks.Query{})) == 2 })
+	between := time.Now()
+	f.send(t, id1, 2, "front", events.Updated)
+	testenv.WaitFor(t, "three attempts recorded", 20*time.Second, func() bool { return len(read(webhooks.Query{})) == 3 })
+
+	v1 := "msg_" + id1 + "_v1_front_published"
+	v2 := "msg_" + id1 + "_v2_front_updated"
+	type want struct {
+		id      string
+		attempt int
+		status  int
+		outcome string
+	}
+	all := read(webhooks.Query{})
+	for i, w := range []want{{v1, 1, 503, webhooks.Retrying}, {v1, 2, 0, webhooks.Delivered}, {v2, 1, 422, webhooks.Failed}} {
+		a := all[i]
+		if a.WebhookID != w.id || a.Attempt != w.attempt || a.Status != w.status || a.Outcome != w.outcome || a.EventSeq == 0 || a.ArticleID != id1 ||
+			a.At.Before(began) || a.LatencyMS <= 0 || (a.Outcome == webhooks.Delivered) != (a.Error == "") || (a.Outcome == webhooks.Retrying) != (a.NextRetry != nil) {
+			t.Errorf("attempt %d: %+v; want %+v", i, a, w)
+		}
+	}
+	if got := read(webhooks.Query{WebhookID: v1}); len(got) != 2 {
+		t.Errorf("v1's attempts: %d, want 2", len(got))
+	}
+	if got := read(webhooks.Query{After: all[1].Seq}); len(got) != 1 || got[0].WebhookID != v2 {
+		t.Errorf("after the second: %+v, want v2's only", got)
+	}
+	if got := read(webhooks.Query{Since: time.Now().Add(time.Minute)}); len(got) != 0 {
+		t.Errorf("since a minute from now: %d attempts", len(got))
+	}
+	if got := read(webhooks.Query{Since: began, Until: between}); len(got) != 2 || got[1].WebhookID != v1 {
+		t.Errorf("recorded before v2 was sent: %+v, want v1's two", got)
+	}
+	if got := read(webhooks.Query{Since: between}); len(got) != 1 || got[0].WebhookID != v2 {
+		t.Errorf("recorded after v2 was sent: %+v, want v2's", got)
+	}
+	page, more, err := f.log.Attempts(context.Background(), webhooks.Query{Subscriber: "logged", Limit: 2})
+	if err != nil || len(page) != 2 || !more {
+		t.Errorf("a page of 2: %d, more %v, %v", len(page), more, err)
+	}
+
+	// What failed in the range is v2 alone; redelivered, it arrives.
+	failed := webhooks.FailedEvents(all)
+	if len(failed) != 1 || failed[0] != all[2].EventSeq {
+		t.Fatalf("failed events %v, want v2's %d", failed, all[2].EventSeq)
+	}
+	refuse.Store(false)
+	if err := f.bus.Redeliver(context.Background(), failed[0], layout.WebhookSubject("logged"), "redeliver/test"); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, "the redelivery", 20*time.Second, func() bool { return len(rec.got()) == 2 })
+	if got := rec.got()[1]; got.id != v2 {
+		t.Errorf("redelivered %s, want %s", got.id, v2)
+	}
+	testenv.WaitFor(t, "the redelivery recorded", 20*time.Second, func() bool {
+		got := read(webhooks.Query{WebhookID: v2})
+		return len(got) == 2 && got[1].Outcome == webhooks.Delivered
+	})
+	if err := f.bus.Redeliver(context.Background(), 1<<40, layout.WebhookSubject("logged"), "redeliver/none"); !errors.Is(err, bus.ErrNoSiteEvent) {
+		t.Errorf("redeliver a sequence never stored: %v, want ErrNoSiteEvent", err)
 	}
 }
