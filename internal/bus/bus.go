@@ -35,6 +35,9 @@ const (
 	// HeaderNewsroom is whose article it is: stages share their workers
 	// out by it (fair.go).
 	HeaderNewsroom = "Pressline-Newsroom"
+	// HeaderWebhookTest marks a test event for one webhook subscriber,
+	// with its webhook-id: it carries no article.
+	HeaderWebhookTest = "Pressline-Webhook-Test"
 )
 
 // MsgID is the de-duplication id of the event a stage emits for one version

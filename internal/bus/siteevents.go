@@ -146,3 +146,11 @@ func (b *Bus) Redeliver(ctx context.Context, seq uint64, subject, msgID string) 
 	}
 	return b.publishMsg(ctx, msg, msgID)
 }
+
+// SendWebhookTest stores a test event, with webhook-id id, on subject (a
+// webhook subscriber's own, layout.WebhookSubject).
+func (b *Bus) SendWebhookTest(ctx context.Context, subject, id string) error {
+	msg := &nats.Msg{Subject: subject, Header: nats.Header{}}
+	msg.Header.Set(HeaderWebhookTest, id)
+	return b.publishMsg(ctx, msg, "test/"+id)
+}

@@ -35,7 +35,7 @@ type Attempt struct {
 	ArticleID  string    `json:"article_id"`
 	Version    uint32    `json:"version"`
 	Site       string    `json:"site"`
-	Event      string    `json:"event"` // published, updated or withdrawn
+	Event      string    `json:"event"` // published, updated, withdrawn, or test
 	Attempt    int       `json:"attempt"`
 	At         time.Time `json:"at"`
 	// Status is the receiver's HTTP status; 0 when none came.

@@ -39,7 +39,27 @@ func NewBody(ev *pb.ArticlePublished) (Body, error) {
 	return Body{Type: events.KindOf(ev.GetKind()).WebhookType(), Timestamp: ev.GetPublishedAt().AsTime().UTC(), Data: compact.Bytes()}, nil
 }
 
-// Kind is the body's event kind; "" when Type is not one of Pressline's.
+// TestType is the type of a test event, which an operator sends to check
+// that a receiver takes Pressline's webhooks (POST
+// /v1/webhooks/{name}/test). It concerns no article: a receiver answers
+// 2xx, as it should to any type it does not know, and does nothing.
+const TestType = "webhook.test"
+
+// testData is a test event's data.
+type testData struct {
+	Subscriber string `json:"subscriber"`
+	Message    string `json:"message"`
+}
+
+// NewTestBody is the body of a test event sent to subscriber at t.
+func NewTestBody(subscriber string, t time.Time) Body {
+	data, _ := json.Marshal(testData{Subscriber: subscriber,
+		Message: "A test from Pressline: this concerns no article. Answer 2xx to show that webhooks reach you."})
+	return Body{Type: TestType, Timestamp: t.UTC(), Data: data}
+}
+
+// Kind is the body's event kind; "" when Type is not one of Pressline's
+// article events (a test, say).
 func (b Body) Kind() events.Kind { return events.KindOfWebhookType(b.Type) }
 
 // Event decodes the body's data. Fields this version does not know are

@@ -18,6 +18,8 @@ type siteEvents interface {
 	FollowSites(ctx context.Context, after uint64, apply func(bus.SiteEvent), caughtUp func()) error
 	// Redeliver sends one event to one webhook subscriber again.
 	Redeliver(ctx context.Context, seq uint64, subject, msgID string) error
+	// SendWebhookTest sends one webhook subscriber a test event.
+	SendWebhookTest(ctx context.Context, subject, id string) error
 }
 
 // change is one entry of GET /v1/sites/{site}/changes: the event's

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/pressline/pressline/internal/bus"
 	"github.com/pressline/pressline/internal/layout"
 	"github.com/pressline/pressline/internal/webhooks"
@@ -180,6 +182,46 @@ func (s *Service) handleRedeliver(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("webhooks redelivered", "subscriber", name, "events", len(out.Events))
 	answerJSON(w, http.StatusAccepted, out)
+}
+
+// sentTest is the answer of POST /v1/webhooks/{name}/test.
+type sentTest struct {
+	WebhookID string `json:"webhook_id"`
+	// Attempts is where its outcome is read once notify has tried.
+	Attempts string `json:"attempts"`
+}
+
+// handleTestWebhook is POST /v1/webhooks/{name}/test: notify sends the
+// subscriber a signed test event (webhook.TestType) once, and records
+// the attempt, which the answer says where to read.
+func (s *Service) handleTestWebhook(w http.ResponseWriter, r *http.Request) {
+	if !s.operator(w, r) {
+		return
+	}
+	name, ok := webhookName(w, r)
+	if !ok {
+		return
+	}
+	if s.cfg.SiteEvents == nil {
+		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable", Detail: "this server cannot send webhook events"})
+		return
+	}
+	spec, _, err := s.cfg.Webhooks.Get(r.Context(), name)
+	if !s.webhookFound(w, name, err) {
+		return
+	}
+	if spec.Disabled {
+		writeProblem(w, problem{Status: http.StatusConflict, Type: "webhook-disabled", Field: "name",
+			Detail: fmt.Sprintf("%s is disabled (%s), so nothing is sent to it; enable it with PATCH /v1/webhooks/%s and {\"disabled\": false}, then test it", name, spec.DisabledReason, name)})
+		return
+	}
+	id := "msg_test_" + ulid.Make().String()
+	if err := s.cfg.SiteEvents.SendWebhookTest(r.Context(), layout.WebhookSubject(name), id); err != nil {
+		s.webhooksUnavailable(w, err)
+		return
+	}
+	s.log.Info("webhook test sent", "subscriber", name, "webhook_id", id)
+	answerJSON(w, http.StatusAccepted, sentTest{WebhookID: id, Attempts: "/v1/webhooks/" + name + "/attempts?event=" + id})
 }
 
 // redeliveryRange reads a redelivery's time range: since is needed,

@@ -68,6 +68,7 @@ var routeTable = []route{
 	{"POST /v1/webhooks/{name}/rotate", "webhook_rotate", func(s *Service) http.HandlerFunc { return s.handleRotateWebhook }},
 	{"GET /v1/webhooks/{name}/attempts", "webhook_attempts", func(s *Service) http.HandlerFunc { return s.handleWebhookAttempts }},
 	{"POST /v1/webhooks/{name}/redeliver", "webhook_redeliver", func(s *Service) http.HandlerFunc { return s.handleRedeliver }},
+	{"POST /v1/webhooks/{name}/test", "webhook_test", func(s *Service) http.HandlerFunc { return s.handleTestWebhook }},
 }
 
 var pageTable = []route{

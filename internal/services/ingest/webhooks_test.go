@@ -303,3 +303,44 @@ func TestWebhookDeliveryLogAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookTestEventAPI: a test is stored on the subscriber's own
+// subject for notify to send, and the answer says where its outcome will
+// be; a disabled or unknown subscriber is refused.
+func TestWebhookTestEventAPI(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, body := range []string{`{"name": "partner", "url": "https://hooks.example/p"}`, `{"name": "paused", "url": "https://hooks.example/q", "disabled": true, "disabled_reason": "moving"}`} {
+		if resp, b := f.call(t, "POST", "/v1/webhooks", operatorToken, body); resp.StatusCode != 201 {
+			t.Fatalf("create: %s %s", resp.Status, b)
+		}
+	}
+	resp, body := f.call(t, "POST", "/v1/webhooks/partner/test", operatorToken, "")
+	var sent sentTest
+	if err := json.Unmarshal(body, &sent); err != nil || resp.StatusCode != 202 || !webhookIDPattern.MatchString(sent.WebhookID) ||
+		sent.Attempts != "/v1/webhooks/partner/attempts?event="+sent.WebhookID {
+		t.Fatalf("test: %s %s", resp.Status, body)
+	}
+	sites, err := f.js.Stream(t.Context(), layout.StreamSites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := sites.GetLastMsgForSubject(t.Context(), layout.WebhookSubject("partner"))
+	if err != nil || m.Header.Get(bus.HeaderWebhookTest) != sent.WebhookID {
+		t.Errorf("stored %v (%v), want the test %s on the subscriber's subject", m, err, sent.WebhookID)
+	}
+	for _, tc := range []struct {
+		path, auth     string
+		status         int
+		problem, field string
+	}{
+		{"/v1/webhooks/paused/test", operatorToken, 409, "webhook-disabled", "name"},
+		{"/v1/webhooks/nobody/test", operatorToken, 404, "no-such-webhook", "name"},
+		{"/v1/webhooks/partner/test", token, 403, "operators-only", "Authorization"},
+	} {
+		resp, body := f.call(t, "POST", tc.path, tc.auth, "")
+		var p client.Problem
+		if err := json.Unmarshal(body, &p); err != nil || resp.StatusCode != tc.status || p.Type != client.ProblemTypePrefix+tc.problem || p.Field != tc.field {
+			t.Errorf("%s: %s %s, want %d %s on %s", tc.path, resp.Status, body, tc.status, tc.problem, tc.field)
+		}
+	}
+}

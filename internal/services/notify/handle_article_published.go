@@ -31,6 +31,10 @@ import (
 // it, for when an operator enables it again.
 func (s *Service) deliver(w config.Webhook, h *health) bus.Handler {
 	return func(ctx context.Context, m *bus.Msg) error {
+		if id := m.Header.Get(bus.HeaderWebhookTest); id != "" {
+			s.test(ctx, w, m, id)
+			return nil
+		}
 		var ev pb.ArticlePublished
 		if err := proto.Unmarshal(m.Data, &ev); err != nil {
 			return fault.Permanent(fmt.Errorf("webhook %s: decode event: %w", w.Name, err))
@@ -90,6 +94,24 @@ func (s *Service) deliver(w config.Webhook, h *health) bus.Handler {
 		}
 		return &attemptError{a, fmt.Errorf("webhook %s: %s: %w", w.Name, id, err)}
 	}
+}
+
+// test sends a test event once, and records what came of it: an
+// operator wants to know now whether the receiver takes webhooks, not
+// in an hour of retries, and a test that fails is no dead letter.
+func (s *Service) test(ctx context.Context, w config.Webhook, m *bus.Msg, id string) {
+	start := s.now()
+	body, _ := json.Marshal(webhook.NewTestBody(w.Name, start))
+	err := post(ctx, s.cfg.Client, w.URL, w.Secrets(start), id, start, body, s.cfg.Refused)
+	took := time.Since(start)
+	a := &webhooks.Attempt{Subscriber: w.Name, WebhookID: id, Event: "test", Attempt: m.Attempt, At: start.UTC(),
+		LatencyMS: float64(took.Microseconds()) / 1000, Outcome: webhooks.Delivered, EventSeq: m.Seq}
+	var pe *postError
+	if errors.As(err, &pe) {
+		a.Status, a.Error, a.Outcome = pe.Status, firstLine(err), webhooks.Failed
+	}
+	m.Log.Info("webhook test sent", "subscriber", w.Name, "webhook_id", id, "outcome", a.Outcome, "status", a.Status)
+	s.recordAttempt(ctx, m, a)
 }
 
 // attemptError carries a failed attempt's record to the consumer's

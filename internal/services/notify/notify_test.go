@@ -602,3 +602,49 @@ func TestDeliveryLog(t *testing.T) {
 		t.Errorf("redeliver a sequence never stored: %v, want ErrNoSiteEvent", err)
 	}
 }
+
+// TestWebhookTestEvent: a test event is signed like any, tried once
+// whatever the answer, and recorded; a failed test is no dead letter.
+func TestWebhookTestEvent(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		answer  int
+		outcome string
+	}{
+		{"taken", http.StatusNoContent, webhooks.Delivered},
+		{"refused", http.StatusServiceUnavailable, webhooks.Failed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			rec := newReceiver(t)
+			rec.script = func(_ int, w http.ResponseWriter) bool {
+				if tc.answer >= 300 {
+					w.WriteHeader(tc.answer)
+					return false
+				}
+				return true
+			}
+			f.start(t, rec.hook("tested"))
+			const id = "msg_test_01KB00000000000000000000TT"
+			if err := f.bus.SendWebhookTest(context.Background(), layout.WebhookSubject("tested"), id); err != nil {
+				t.Fatal(err)
+			}
+			var got []webhooks.Attempt
+			testenv.WaitFor(t, "the test recorded", 10*time.Second, func() bool {
+				got, _, _ = f.log.Attempts(context.Background(), webhooks.Query{Subscriber: "tested", WebhookID: id, Limit: 10})
+				return len(got) > 0
+			})
+			time.Sleep(300 * time.Millisecond) // time for a retry, were there one
+			all := rec.all()
+			if len(all) != 1 || all[0].id != id || all[0].body.Type != webhook.TestType || all[0].body.Kind() != "" {
+				t.Fatalf("the receiver got %+v; want one test event %s", all, id)
+			}
+			if got[0].Outcome != tc.outcome || got[0].Event != "test" || got[0].Attempt != 1 {
+				t.Errorf("recorded %+v, want outcome %s", got[0], tc.outcome)
+			}
+			if dl := f.deadLetters(t); len(dl) != 0 {
+				t.Errorf("%d dead letters for a test", len(dl))
+			}
+		})
+	}
+}
