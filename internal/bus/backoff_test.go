@@ -17,3 +17,16 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// With a schedule, the n-th retry waits the schedule's n-th entry, up to
+// a tenth longer.
+func TestBackoffSchedule(t *testing.T) {
+	cfg := ConsumerConfig{Schedule: []time.Duration{5 * time.Second, 5 * time.Minute, time.Hour}, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
+	for attempt, want := range map[int]time.Duration{1: 5 * time.Second, 2: 5 * time.Minute, 3: time.Hour, 4: time.Hour} {
+		for range 20 {
+			if d := backoff(cfg, attempt); d < want || d > want+want/10 {
+				t.Errorf("after attempt %d: %s, want %s to %s", attempt, d, want, want+want/10)
+			}
+		}
+	}
+}

@@ -124,10 +124,12 @@ func TestFailureEndsInDeadLetter(t *testing.T) {
 		err          error
 		wantAttempts uint32
 		permanent    bool
+		schedule     []time.Duration
 	}{
-		{"retryable until attempts run out", fault.Retry(errors.New("s3 down"), 0), 3, false},
-		{"unclassified is retried", errors.New("who knows"), 3, false},
-		{"permanent at once", fault.Permanent(errors.New("not an article")), 1, true},
+		{"retryable until attempts run out", fault.Retry(errors.New("s3 down"), 0), 3, false, nil},
+		{"unclassified is retried", errors.New("who knows"), 3, false, nil},
+		{"permanent at once", fault.Permanent(errors.New("not an article")), 1, true, nil},
+		{"retried on its schedule, then given up", errors.New("receiver down"), 5, false, []time.Duration{20 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 40 * time.Millisecond}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,6 +141,7 @@ func TestFailureEndsInDeadLetter(t *testing.T) {
 			var attempts atomic.Int32
 			gaveUp := make(chan error, 1)
 			cfg := consumerConfig("clean")
+			cfg.Schedule = tt.schedule
 			cfg.OnGiveUp = func(_ context.Context, m *bus.Msg, err error) { gaveUp <- err }
 			run(t, b, cfg, func(ctx context.Context, m *bus.Msg) error {
 				attempts.Add(1)

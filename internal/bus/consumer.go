@@ -100,6 +100,10 @@ type ConsumerConfig struct {
 	// doubles with each attempt, with jitter. A fault.Retry error may ask
 	// for longer.
 	MinBackoff, MaxBackoff time.Duration
+	// Schedule, when set, is the wait before each retry in turn (up to a
+	// tenth longer, at random), in place of the doubling back-off and of
+	// MaxAttempts; once it is used up the message becomes a dead letter.
+	Schedule []time.Duration
 	// StartAt, when set, is where a consumer created now starts in its
 	// stream, instead of its first message: a webhook subscriber added
 	// through the API hears of what is published from then on, not the
@@ -124,6 +128,9 @@ const deadLetterTimeout = 10 * time.Second
 func (b *Bus) Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 	if cfg.Workers < 1 {
 		cfg.Workers = 1
+	}
+	if len(cfg.Schedule) > 0 {
+		cfg.MaxAttempts = len(cfg.Schedule) + 1 // the first, then one per wait
 	}
 	if cfg.MaxAttempts < 1 && cfg.GiveUpAfter <= 0 {
 		cfg.MaxAttempts = 1
@@ -589,6 +596,10 @@ func keepAlive(jm jetstream.Msg, ackWait time.Duration) (stop func()) {
 }
 
 func backoff(cfg ConsumerConfig, attempt int) time.Duration {
+	if n := len(cfg.Schedule); n > 0 {
+		d := cfg.Schedule[min(max(attempt, 1), n)-1]
+		return d + rand.N(d/10+1)
+	}
 	d := cfg.MinBackoff << min(attempt-1, 20)
 	if d <= 0 || d > cfg.MaxBackoff {
 		d = cfg.MaxBackoff

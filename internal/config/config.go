@@ -147,8 +147,13 @@ type Webhook struct {
 	Secret webhook.Secret
 	Sites  []string      // empty: every site
 	Events []events.Kind // empty: all
-	// Deadline is how long a delivery is retried before it becomes a
-	// dead letter; MinBackoff and MaxBackoff bound the waits between.
+	// Schedule, when set, is the wait before each retry in turn, after
+	// which a delivery becomes a dead letter (StandardSchedule unless the
+	// subscriber asks for another, or for back-off).
+	Schedule []time.Duration
+	// Otherwise Deadline is how long a delivery is retried before it
+	// becomes a dead letter; MinBackoff and MaxBackoff bound the waits
+	// between.
 	Deadline, MinBackoff, MaxBackoff time.Duration
 	// Disabled: nothing is delivered to it, for the reason given.
 	Disabled       bool
@@ -175,6 +180,14 @@ func (w Webhook) Secrets(now time.Time) []webhook.Secret {
 	return []webhook.Secret{w.Secret}
 }
 
+// StandardSchedule is the retry schedule Standard Webhooks gives as its
+// example (and Svix uses): after the first attempt, 5 s, 5 min, 30 min,
+// 2 h, 5 h, 10 h and 10 h, eight attempts over about 27.6 hours.
+var StandardSchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+
+// maxSchedule bounds a subscriber's own retry schedule.
+const maxSchedule = 20
+
 // DefaultDisableAfter is how long a subscriber may fail before it is
 // disabled, as Svix does.
 const DefaultDisableAfter = 5 * 24 * time.Hour
@@ -182,8 +195,14 @@ const DefaultDisableAfter = 5 * 24 * time.Hour
 // Spec is the subscriber as written, as WebhookSpec reads it back.
 func (w Webhook) Spec() WebhookSpec {
 	spec := WebhookSpec{Name: w.Name, URL: w.URL, Secret: w.Secret.Text(), Sites: w.Sites,
-		Deadline: w.Deadline.String(), MinBackoff: w.MinBackoff.String(), MaxBackoff: w.MaxBackoff.String(),
 		Disabled: w.Disabled, DisabledReason: w.DisabledReason}
+	if len(w.Schedule) > 0 {
+		for _, d := range w.Schedule {
+			spec.RetrySchedule = append(spec.RetrySchedule, d.String())
+		}
+	} else {
+		spec.Deadline, spec.MinBackoff, spec.MaxBackoff = w.Deadline.String(), w.MinBackoff.String(), w.MaxBackoff.String()
+	}
 	if w.DisableAfter > 0 {
 		spec.DisableAfter = w.DisableAfter.String()
 	}
@@ -592,14 +611,19 @@ func ReadWebhooks(path string) ([]Webhook, error) {
 // --webhooks-file, the body of the API's /v1/webhooks, and what the
 // subscribers' bucket keeps.
 type WebhookSpec struct {
-	Name       string   `json:"name"`
-	URL        string   `json:"url"`
-	Secret     string   `json:"secret,omitempty"`
-	Sites      []string `json:"sites,omitempty"`
-	Events     []string `json:"events,omitempty"`
-	Deadline   string   `json:"deadline,omitempty"`
-	MinBackoff string   `json:"min_backoff,omitempty"`
-	MaxBackoff string   `json:"max_backoff,omitempty"`
+	Name   string   `json:"name"`
+	URL    string   `json:"url"`
+	Secret string   `json:"secret,omitempty"`
+	Sites  []string `json:"sites,omitempty"`
+	Events []string `json:"events,omitempty"`
+	// RetrySchedule is the wait before each retry, as Go durations;
+	// StandardSchedule when it and the back-off fields are all empty.
+	RetrySchedule []string `json:"retry_schedule,omitempty"`
+	// Deadline, MinBackoff and MaxBackoff retry with a doubling back-off
+	// instead (24h, 1s and 10m for those of them left empty).
+	Deadline   string `json:"deadline,omitempty"`
+	MinBackoff string `json:"min_backoff,omitempty"`
+	MaxBackoff string `json:"max_backoff,omitempty"`
 	// Disabled stops deliveries (kept for when it is enabled again);
 	// DisabledReason says why, for operators.
 	Disabled       bool   `json:"disabled,omitempty"`
@@ -632,8 +656,9 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
 
 // Webhook checks the spec and makes the subscriber it describes, with
-// the defaults for what it leaves out (a 24 h deadline, back-off from
-// 1 s to 10 min). A wrong field is a *FieldError.
+// the defaults for what it leaves out (the Standard Webhooks retry
+// schedule; or, with any of deadline and back-off given, a 24 h deadline
+// and back-off from 1 s to 10 min). A wrong field is a *FieldError.
 func (e WebhookSpec) Webhook() (Webhook, error) {
 	bad := func(field, format string, args ...any) (Webhook, error) {
 		return Webhook{}, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
@@ -673,6 +698,26 @@ func (e WebhookSpec) Webhook() (Webhook, error) {
 	}
 	if w.MaxBackoff < w.MinBackoff {
 		return bad("max_backoff", "webhook %q: %s is below min_backoff %s", e.Name, w.MaxBackoff, w.MinBackoff)
+	}
+	backoff := e.Deadline != "" || e.MinBackoff != "" || e.MaxBackoff != ""
+	switch {
+	case len(e.RetrySchedule) > 0 && backoff:
+		return bad("retry_schedule", "webhook %q: give a retry schedule or deadline and back-off, not both", e.Name)
+	case len(e.RetrySchedule) > maxSchedule:
+		return bad("retry_schedule", "webhook %q: %d retries is over the limit of %d", e.Name, len(e.RetrySchedule), maxSchedule)
+	case len(e.RetrySchedule) > 0:
+		for _, v := range e.RetrySchedule {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 100*time.Millisecond || d > 24*time.Hour {
+				return bad("retry_schedule", "webhook %q: %q is not a wait from 100ms to 24h, like 5m", e.Name, v)
+			}
+			w.Schedule = append(w.Schedule, d)
+		}
+	case !backoff:
+		w.Schedule = StandardSchedule
+	}
+	if len(w.Schedule) > 0 {
+		w.Deadline, w.MinBackoff, w.MaxBackoff = 0, 0, 0 // the schedule's end is the deadline
 	}
 	var err error
 	if w.Secret, err = webhook.ParseSecret(e.Secret); err != nil {

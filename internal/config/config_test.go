@@ -1,12 +1,14 @@
 package config
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,11 +179,50 @@ func TestReadWebhooks(t *testing.T) {
 		{`[{"name": "p", "url": "https://x", "secret": "whsec_a", "deadline": "soon"}]`, "deadline"},
 		{`[{"name": "p", "url": "https://x", "secret": "whsec_a", "min_backoff": "1m", "max_backoff": "1s"}]`, "max_backoff"},
 		{`[{"name": "p", "url": "https://x", "secret": "whsec_a", "colour": "red"}]`, "colour"},
+		{`[{"name": "p", "url": "https://x", "secret": "whsec_a", "retry_schedule": ["5s"], "deadline": "1h"}]`, "retry_schedule"},
+		{`[{"name": "p", "url": "https://x", "secret": "whsec_a", "retry_schedule": ["50ms"]}]`, "retry_schedule"},
+		{`[{"name": "p", "url": "https://x", "secret": "whsec_a", "retry_schedule": ["48h"]}]`, "retry_schedule"},
 	} {
 		_, err := ReadWebhooks(write(tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ReadWebhooks(%s) = %v, want an error naming %q", tc.body, err, tc.want)
 		}
+	}
+}
+
+// TestRetrySchedules: a subscriber that names no retries gets the
+// Standard Webhooks schedule; one that names back-off keeps the doubling
+// back-off; one with a schedule of its own keeps it. Each survives being
+// written and read back.
+func TestRetrySchedules(t *testing.T) {
+	const secret = `"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"`
+	for _, tc := range []struct {
+		name, body string
+		schedule   []time.Duration
+		deadline   time.Duration
+	}{
+		{"none named", `{"name": "p", "url": "https://x", ` + secret + `}`, StandardSchedule, 0},
+		{"back-off", `{"name": "p", "url": "https://x", "max_backoff": "1m", ` + secret + `}`, nil, 24 * time.Hour},
+		{"its own", `{"name": "p", "url": "https://x", "retry_schedule": ["10s", "1m", "1h"], ` + secret + `}`, []time.Duration{10 * time.Second, time.Minute, time.Hour}, 0},
+	} {
+		var spec WebhookSpec
+		if err := json.Unmarshal([]byte(tc.body), &spec); err != nil {
+			t.Fatal(err)
+		}
+		w, err := spec.Webhook()
+		if err != nil || !slices.Equal(w.Schedule, tc.schedule) || w.Deadline != tc.deadline {
+			t.Errorf("%s: schedule %v, deadline %s (%v); want %v, %s", tc.name, w.Schedule, w.Deadline, err, tc.schedule, tc.deadline)
+		}
+		if back, err := w.Spec().Webhook(); err != nil || !reflect.DeepEqual(back, w) {
+			t.Errorf("%s: written and read back %+v (%v), not %+v", tc.name, back, err, w)
+		}
+	}
+	var total time.Duration
+	for _, d := range StandardSchedule {
+		total += d
+	}
+	if len(StandardSchedule) != 7 || total < 27*time.Hour || total > 28*time.Hour {
+		t.Errorf("the standard schedule: %d retries over %s; Standard Webhooks' example is 7 over about 27.6 h", len(StandardSchedule), total)
 	}
 }
 

@@ -279,9 +279,9 @@ func (s *Service) consumer(w config.Webhook) bus.ConsumerConfig {
 		Subjects:      append(subjects, layout.WebhookSubject(w.Name)),
 		ReplaySubject: layout.WebhookSubject(w.Name),
 		Ordered:       true, Workers: max(s.cfg.Consumer.Workers, 4), AckWait: s.cfg.Consumer.AckWait,
-		// A delivery is retried until its deadline, counted from when
-		// the event was stored, not for a number of attempts.
-		GiveUpAfter: w.Deadline, MinBackoff: w.MinBackoff, MaxBackoff: w.MaxBackoff,
+		// A delivery is retried on its schedule, or until its deadline,
+		// counted from when the event was stored.
+		Schedule: w.Schedule, GiveUpAfter: w.Deadline, MinBackoff: w.MinBackoff, MaxBackoff: w.MaxBackoff,
 		HandlerTimeout: s.cfg.AttemptTimeout,
 		OnRetry: func(m *bus.Msg, err error, delay time.Duration) {
 			s.metrics.deliveries.WithLabelValues(w.Name, "retry").Inc()

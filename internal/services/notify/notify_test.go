@@ -648,3 +648,40 @@ func TestWebhookTestEvent(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookOnItsSchedule: a subscriber with a retry schedule is tried
+// once, then once after each wait, then gives up with a dead letter; the
+// log shows each retry and when the next was due.
+func TestWebhookOnItsSchedule(t *testing.T) {
+	f := newFixture(t)
+	rec := newReceiver(t)
+	rec.script = func(_ int, w http.ResponseWriter) bool { w.WriteHeader(http.StatusBadGateway); return false }
+	hook := rec.hook("scheduled")
+	hook.Deadline, hook.MinBackoff, hook.MaxBackoff = 0, 0, 0
+	hook.Schedule = []time.Duration{100 * time.Millisecond, 300 * time.Millisecond}
+	f.start(t, hook)
+	f.send(t, id1, 1, "front", events.Published)
+	testenv.WaitFor(t, "the dead letter", 10*time.Second, func() bool { return len(f.deadLetters(t)) == 1 })
+	all := rec.all()
+	if len(all) != 3 {
+		t.Fatalf("%d attempts, want 3: the first and one after each wait", len(all))
+	}
+	for i, wait := range hook.Schedule {
+		if gap := all[i+1].at.Sub(all[i].at); gap < wait {
+			t.Errorf("retry %d came after %s, before its wait of %s", i+1, gap, wait)
+		}
+	}
+	var got []webhooks.Attempt
+	testenv.WaitFor(t, "three attempts recorded", 10*time.Second, func() bool {
+		got, _, _ = f.log.Attempts(context.Background(), webhooks.Query{Subscriber: "scheduled", Limit: 10})
+		return len(got) == 3
+	})
+	for i, want := range []string{webhooks.Retrying, webhooks.Retrying, webhooks.Failed} {
+		if got[i].Outcome != want || got[i].Status != http.StatusBadGateway || (want == webhooks.Retrying) != (got[i].NextRetry != nil) {
+			t.Errorf("attempt %d: %+v, want %s", i+1, got[i], want)
+		}
+	}
+	if next := got[0].NextRetry; next != nil && next.Sub(got[0].At) < hook.Schedule[0] {
+		t.Errorf("the first retry was due %s after the attempt, before its wait", next.Sub(got[0].At))
+	}
+}
