@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +40,17 @@ type Index struct {
 type indexed struct {
 	id, newsroom, state string
 	received            time.Time
+	// What the list filters on: the title folded to lower case, the
+	// warnings' codes, the sites.
+	title           string
+	warnings, sites []string
+}
+
+// matches reports whether n is one of f's.
+func (n *indexed) matches(f Filter, title string) bool {
+	return (f.State == "" || n.state == f.State) && (f.Since.IsZero() || !n.received.Before(f.Since)) &&
+		(title == "" || strings.Contains(n.title, title)) &&
+		(f.Warning == "" || slices.Contains(n.warnings, f.Warning)) && (f.Site == "" || slices.Contains(n.sites, f.Site))
 }
 
 // NewIndex returns an index of the store's bucket; it is empty until Run
@@ -93,7 +106,11 @@ func (x *Index) apply(e jetstream.KeyValueEntry) {
 	if proto.Unmarshal(e.Value(), st) != nil {
 		return // not a record of this schema: the list cannot show it
 	}
-	n := &indexed{id: e.Key(), newsroom: st.GetArticle().GetNewsroom(), state: st.GetState(), received: st.GetArticle().GetReceivedAt().AsTime()}
+	n := &indexed{id: e.Key(), newsroom: st.GetArticle().GetNewsroom(), state: st.GetState(), received: st.GetArticle().GetReceivedAt().AsTime(),
+		title: strings.ToLower(st.GetTitle()), sites: st.GetArticle().GetSites()}
+	for _, w := range st.GetWarnings() {
+		n.warnings = append(n.warnings, w.GetCode())
+	}
 	if old != nil {
 		x.newsrooms[old.newsroom].Delete(old)
 	}
@@ -114,10 +131,11 @@ func (x *Index) List(ctx context.Context, f Filter) ([]*pb.ArticleStatus, string
 	}
 	var ids []string
 	more := false
+	title := strings.ToLower(strings.TrimSpace(f.Title))
 	x.mu.RLock()
 	if t := x.newsrooms[f.Newsroom]; t != nil {
 		visit := func(n *indexed) bool {
-			if (f.State != "" && n.state != f.State) || (!f.Since.IsZero() && n.received.Before(f.Since)) {
+			if !n.matches(f, title) {
 				return true
 			}
 			if len(ids) == f.Limit {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +59,21 @@ func TestIndexList(t *testing.T) {
 	}
 	// Written before the index starts (it reads them), and after.
 	for n := range 6 {
-		if err := s.Record(ctx, ref("a", n), status.Step{Stage: "ingest", State: status.Received}); err != nil {
+		r := ref("a", n)
+		if n == 3 {
+			r.Sites = []string{"front", "city"}
+		}
+		if err := s.Record(ctx, r, status.Step{Stage: "ingest", State: status.Received, ExternalID: fmt.Sprintf("cms-%d", n)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Clean names the titles, and warns.
+	for n, title := range map[int]string{2: "Bão số 3 đổ bộ Quảng Ngãi", 3: "Giá lúa tăng sau bão"} {
+		step := status.Step{Stage: "clean", State: status.Cleaned, Title: title}
+		if n == 2 {
+			step.Warnings = []*pb.Warning{{Code: "year_range_reversed", Message: "2026-2025"}}
+		}
+		if err := s.Record(ctx, ref("a", n), step); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -96,7 +111,14 @@ func TestIndexList(t *testing.T) {
 		{"a page", status.Filter{Newsroom: "a", Limit: 3}, a(6, 5, 4), ref("a", 4).GetId()},
 		{"the next page", status.Filter{Newsroom: "a", Limit: 3, Before: ref("a", 4).GetId()}, a(3, 2, 1), ref("a", 1).GetId()},
 		{"the last page", status.Filter{Newsroom: "a", Limit: 3, Before: ref("a", 1).GetId()}, a(0), ""},
-		{"by state", status.Filter{Newsroom: "a", State: status.Received, Limit: 10}, a(6, 5, 3, 2, 0), ""},
+		{"by state", status.Filter{Newsroom: "a", State: status.Received, Limit: 10}, a(6, 5, 0), ""},
+		{"cleaned", status.Filter{Newsroom: "a", State: status.Cleaned, Limit: 10}, a(3, 2), ""},
+		{"by title, in any case", status.Filter{Newsroom: "a", Title: "BÃO", Limit: 10}, a(3, 2), ""},
+		{"by title, a page", status.Filter{Newsroom: "a", Title: "bão", Limit: 1}, a(3), ref("a", 3).GetId()},
+		{"by a title's words", status.Filter{Newsroom: "a", Title: "đổ bộ", Limit: 10}, a(2), ""},
+		{"by warning", status.Filter{Newsroom: "a", Warning: "year_range_reversed", Limit: 10}, a(2), ""},
+		{"by site", status.Filter{Newsroom: "a", Site: "city", Limit: 10}, a(3), ""},
+		{"matching nothing", status.Filter{Newsroom: "a", Title: "không có", Limit: 10}, nil, ""},
 		{"since", status.Filter{Newsroom: "a", Since: t0.Add(4 * time.Minute), Limit: 10}, a(6, 5, 4), ""},
 		{"another newsroom's", status.Filter{Newsroom: "b", Limit: 10}, []string{ref("b", 0).GetId()}, ""},
 		{"a newsroom with none", status.Filter{Newsroom: "c", Limit: 10}, nil, ""},
@@ -110,6 +132,10 @@ func TestIndexList(t *testing.T) {
 				t.Errorf("got %v next %q, want %v next %q", ids(list), next, tc.want, tc.wantNext)
 			}
 			for _, st := range list {
+				withID := tc.f.Newsroom == "a" && st.GetArticle().GetId() != ref("a", 6).GetId() // recorded with one
+				if tc.f.Title != "" && st.GetTitle() == "" || withID && !strings.HasPrefix(st.GetExternalId(), "cms-") {
+					t.Errorf("%s: title %q, external id %q", st.GetArticle().GetId(), st.GetTitle(), st.GetExternalId())
+				}
 				if st.GetArticle().GetNewsroom() != tc.f.Newsroom {
 					t.Errorf("%s is %s's", st.GetArticle().GetId(), st.GetArticle().GetNewsroom())
 				}

@@ -96,6 +96,9 @@ type Filter struct {
 	Since    time.Time // received at or after; zero for any
 	Before   string    // page token: ids before this one (ids sort by time)
 	Limit    int
+	// Title keeps articles whose title holds it, in any case; Warning
+	// those with a warning of that code; Site those for that site.
+	Title, Warning, Site string
 }
 
 // Step describes what a stage did with one version of an article.
@@ -107,6 +110,8 @@ type Step struct {
 	URLs     []string
 	// TraceID is the version's trace; Record takes it from ctx when empty.
 	TraceID string
+	// Title (clean's) and ExternalID (ingest's) are kept when given.
+	Title, ExternalID string
 }
 
 // Record appends step to the article's history and moves its state on.
@@ -234,6 +239,12 @@ func apply(st *pb.ArticleStatus, ref *pb.ArticleRef, step Step, now time.Time) {
 	if st.TraceId == "" {
 		// The first step of a version (ingest's) starts its trace.
 		st.TraceId = step.TraceID
+	}
+	if step.Title != "" {
+		st.Title = step.Title
+	}
+	if step.ExternalID != "" {
+		st.ExternalId = step.ExternalID
 	}
 	if step.State == Failed {
 		st.State, st.Error = Failed, step.Detail

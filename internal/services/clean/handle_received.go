@@ -56,7 +56,7 @@ func (s *Service) handleReceived(ctx context.Context, m *bus.Msg) error {
 	// The status first, then the event: imageproc writes its own step
 	// as soon as the event comes, and the two would race. The event
 	// carries the record as written, for imageproc to write on.
-	st, rev, err := s.cfg.Status.RecordKept(ctx, ref, status.Step{Stage: Stage, State: status.Cleaned, Detail: detail, Warnings: article.GetWarnings()})
+	st, rev, err := s.cfg.Status.RecordKept(ctx, ref, status.Step{Stage: Stage, State: status.Cleaned, Detail: detail, Warnings: article.GetWarnings(), Title: article.GetTitle()})
 	if err != nil {
 		return fmt.Errorf("clean %s: %w", ref.GetId(), err)
 	}

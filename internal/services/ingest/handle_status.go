@@ -102,6 +102,14 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 	if f.Since, ok = queryTime(w, q, "since"); !ok {
 		return
 	}
+	f.Title, f.Warning, f.Site = q.Get("q"), q.Get("warning"), q.Get("site")
+	for _, p := range []struct{ name, v string }{{"q", f.Title}, {"warning", f.Warning}, {"site", f.Site}} {
+		if len(p.v) > 200 {
+			writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Field: p.name, Limit: 200,
+				Detail: p.name + " is at most 200 bytes"})
+			return
+		}
+	}
 	if f.Limit, ok = queryLimit(w, q, f.Limit); !ok {
 		return
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/pressline/pressline/internal/bus"
 	"github.com/pressline/pressline/internal/claimcheck"
 	"github.com/pressline/pressline/internal/layout"
+	"github.com/pressline/pressline/internal/refs"
 	"github.com/pressline/pressline/internal/status"
 	"github.com/pressline/pressline/internal/tracing"
 	"github.com/pressline/pressline/pkg/client"
@@ -99,6 +100,9 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	kind, key := keyOf(r)
+	if kind == refs.External {
+		a.externalID = key
+	}
 	tgt, err := s.resolve(r.Context(), kind, key, nr.Name, a)
 	var no *refusal
 	if errors.As(err, &no) {
@@ -199,11 +203,11 @@ func (s *Service) accept(ctx context.Context, ref *pb.ArticleRef, a *submission)
 	if len(a.files) > 0 {
 		detail += fmt.Sprintf(", %d files", len(a.files))
 	}
-	return true, s.emit(ctx, ref, key, a.body, a.contentType, a.location, detail)
+	return true, s.emit(ctx, ref, key, a.body, a.contentType, a.location, a.externalID, detail)
 }
 
 // emit sends the received event for a stored original and records it.
-func (s *Service) emit(ctx context.Context, ref *pb.ArticleRef, key string, body []byte, contentType, location, detail string) error {
+func (s *Service) emit(ctx context.Context, ref *pb.ArticleRef, key string, body []byte, contentType, location, externalID, detail string) error {
 	// The original is in S3 already: its key is the claim check.
 	payload := claimcheck.Stored(key, body, contentType, s.cfg.InlineLimit)
 	ev := &pb.ArticleReceived{Article: ref, OriginalKey: key, Original: payload, ContentLocation: location}
@@ -216,7 +220,7 @@ func (s *Service) emit(ctx context.Context, ref *pb.ArticleRef, key string, body
 	if ref.GetVersion() == 1 {
 		record = s.cfg.Status.RecordNew // no record yet, most likely: no read
 	}
-	if err := record(ctx, ref, status.Step{Stage: "ingest", State: status.Received, Detail: detail}); err != nil {
+	if err := record(ctx, ref, status.Step{Stage: "ingest", State: status.Received, Detail: detail, ExternalID: externalID}); err != nil {
 		s.log.Warn("status not recorded", "article_id", ref.Id, "err", err)
 	}
 	return nil

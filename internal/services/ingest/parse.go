@@ -16,6 +16,8 @@ type submission struct {
 	// location is where the article came from (Content-Location), for
 	// its relative links; empty when not said.
 	location string
+	// externalID is the newsroom's External-Id, when it sent one.
+	externalID string
 }
 
 // file is an uploaded file, spooled to a temporary file as it arrives:

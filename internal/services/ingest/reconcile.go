@@ -137,5 +137,5 @@ func (s *Service) recover(ctx context.Context, key, id string, version uint32) e
 	}
 	s.log.Warn("recovered an original stored without its event", "article_id", id, "version", version)
 	location, _ := base64.StdEncoding.DecodeString(info.Metadata[locationMetaKey])
-	return s.emit(ctx, ref, key, body, info.ContentType, string(location), fmt.Sprintf("%d bytes, %s; event sent by the reconciler", len(body), info.ContentType))
+	return s.emit(ctx, ref, key, body, info.ContentType, string(location), "", fmt.Sprintf("%d bytes, %s; event sent by the reconciler", len(body), info.ContentType))
 }

@@ -49,6 +49,12 @@ type ArticleStatus struct {
 	// down, whatever the versions and the order they finished in, and a
 	// correction keeps the URL the article had.
 	PublishedUrls []string `protobuf:"bytes,9,rep,name=published_urls,json=publishedUrls,proto3" json:"published_urls,omitempty"`
+	// The current version's title, once clean has read it: what the
+	// console lists and searches.
+	Title string `protobuf:"bytes,10,opt,name=title,proto3" json:"title,omitempty"`
+	// The newsroom's External-Id, when it sent one: a correction is sent
+	// under it.
+	ExternalId    string `protobuf:"bytes,11,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -146,6 +152,20 @@ func (x *ArticleStatus) GetPublishedUrls() []string {
 	return nil
 }
 
+func (x *ArticleStatus) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ArticleStatus) GetExternalId() string {
+	if x != nil {
+		return x.ExternalId
+	}
+	return ""
+}
+
 // StageRecord is one step of an article through one stage.
 type StageRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -229,7 +249,7 @@ var File_pressline_v1_status_proto protoreflect.FileDescriptor
 
 const file_pressline_v1_status_proto_rawDesc = "" +
 	"\n" +
-	"\x19pressline/v1/status.proto\x12\fpressline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1apressline/v1/article.proto\x1a\x19pressline/v1/events.proto\"\xe8\x02\n" +
+	"\x19pressline/v1/status.proto\x12\fpressline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1apressline/v1/article.proto\x1a\x19pressline/v1/events.proto\"\x9f\x03\n" +
 	"\rArticleStatus\x122\n" +
 	"\aarticle\x18\x01 \x01(\v2\x18.pressline.v1.ArticleRefR\aarticle\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x123\n" +
@@ -240,7 +260,11 @@ const file_pressline_v1_status_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x19\n" +
 	"\btrace_id\x18\b \x01(\tR\atraceId\x12%\n" +
-	"\x0epublished_urls\x18\t \x03(\tR\rpublishedUrls\"\x97\x01\n" +
+	"\x0epublished_urls\x18\t \x03(\tR\rpublishedUrls\x12\x14\n" +
+	"\x05title\x18\n" +
+	" \x01(\tR\x05title\x12\x1f\n" +
+	"\vexternal_id\x18\v \x01(\tR\n" +
+	"externalId\"\x97\x01\n" +
 	"\vStageRecord\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\tR\x05stage\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x18\n" +
