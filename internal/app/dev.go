@@ -138,7 +138,7 @@ func Dev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Write
 	runners = append(runners, p.Ops(), p.Site())
 
 	fmt.Fprintf(out, `Pressline is running (Ctrl-C stops it).
-  editors' page  http://%[1]s/
+  console        http://%[1]s/
   ingest API     http://%[1]s/v1/articles
   published site %[2]s/%[3]s/   (feeds: rss.xml, atom.xml, feed.json, sitemap-news.xml)
   metrics        http://%[4]s/metrics

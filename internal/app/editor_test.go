@@ -2,11 +2,16 @@ package app_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,68 +19,165 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/pressline/pressline/internal/app/apptest"
+	"github.com/pressline/pressline/internal/config"
+	"github.com/pressline/pressline/pkg/webhook"
 )
 
-// TestEditorPage drives the editors' page in real headless Chromium: an
-// editor pastes the sample, submits it, watches the stages, and gets the
-// link to the published page; the page logs no error.
-func TestEditorPage(t *testing.T) {
+// TestConsole drives the console in real headless Chromium, with the
+// keyboard where an editor would type: a newsroom signs in once, submits
+// the sample with a photo and follows it to publication, finds it in the
+// list by its title, opens it (timeline, trace, warnings), sends a
+// correction under its External-Id and sees version 2 published, and
+// withdraws it with a reason; an operator sees the webhook subscriber,
+// sends it a test and reads the attempt. The tokens stay in
+// sessionStorage, and the page logs no error, at desktop and phone width.
+func TestConsole(t *testing.T) {
 	sample, err := os.ReadFile("../../../shared/samples/quoc-oai.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
+	photo, err := filepath.Abs("../imaging/testdata/photo.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var received atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(receiver.Close)
+	const operator = "operator-token-for-the-console"
 	e := newEnv(t)
+	e.Config.Operators = []config.Operator{{TokenHash: config.HashToken(operator)}}
+	e.Config.FetchAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	secret, _ := webhook.ParseSecret(webhook.NewSecret())
+	e.Config.Webhooks = []config.Webhook{{Name: "partner", URL: receiver.URL, Secret: secret, Sites: []string{"front"},
+		Deadline: time.Minute, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}}
 	e.Start(t)
 
 	ctx, problems := browser(t, "http://"+e.Config.HTTPAddr+"/")
-	tctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	tctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
 	defer cancelTimeout()
-	if err := chromedp.Do(tctx,
-		chromedp.WaitVisible("#submit-form"),
-		chromedp.SendKeys("#token", apptest.Token),
-		chromedp.SetValue("#article", string(sample)),
-		chromedp.Click("#submit"),
-		chromedp.WaitVisible("#published a"),
-	); err != nil {
-		msg, _ := chromedp.Run(ctx, chromedp.Text("#message"))
-		t.Fatalf("browser: %v (the page says %q)", err, msg)
-	}
-	href, err := chromedp.Run(tctx, chromedp.AttributeValue("#published a", "href"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps, err := chromedp.Run(tctx, chromedp.Text("#steps"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := href.Value
-	if dir := os.Getenv("PRESSLINE_SCREENSHOTS"); dir != "" {
-		png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
-		if err == nil {
-			err = os.WriteFile(filepath.Join(dir, "editor.png"), png, 0o644)
+	began := time.Now()
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		defer func() { t.Logf("%5.1f s: %s", time.Since(began).Seconds(), what) }()
+		if err := chromedp.Do(tctx, actions...); err != nil {
+			msg, _ := chromedp.Run(ctx, chromedp.Text("#message"))
+			shot(t, ctx, "console-failed")
+			t.Fatalf("%s: %v (the page says %q)", what, err, msg)
 		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(tctx, chromedp.Text(sel))
 		if err != nil {
-			t.Errorf("screenshot: %v", err)
+			t.Fatalf("%s: %v", sel, err)
+		}
+		return s
+	}
+	waitText := func(what, sel, want string) {
+		t.Helper()
+		_, err := chromedp.Run(tctx, chromedp.Poll[bool](fmt.Sprintf(`(document.querySelector(%q)||{textContent:""}).textContent.includes(%q)`, sel, want),
+			chromedp.WithPollingTimeout(90*time.Second)))
+		if err != nil {
+			msg, _ := chromedp.Run(ctx, chromedp.Text("#message"))
+			shot(t, ctx, "console-failed")
+			t.Fatalf("%s: %v (the page says %q)", what, err, msg)
 		}
 	}
-	if !strings.HasPrefix(link, "http://news.test/") || !strings.Contains(link, "/articles/") {
-		t.Errorf("published link %q", link)
-	}
-	for _, want := range []string{"ingest: received", "clean: cleaned", "imageproc: media_ready", "publish: published"} {
+
+	step("sign in with the keyboard",
+		chromedp.WaitVisible("#signin-form"),
+		chromedp.Focus("#token"), chromedp.SendKeys("#token", apptest.Token),
+		chromedp.SendKeys("#operator-token", operator),
+		chromedp.SendKeys("#operator-token", kb.Enter),
+		chromedp.WaitVisible("#view-articles"))
+	step("submit the sample with a photo",
+		chromedp.Click(`a[href="#/submit"]`), chromedp.WaitVisible("#submit-form"),
+		chromedp.SetValue("#article", string(sample)),
+		chromedp.SetUploadFiles("#images", []string{photo}),
+		chromedp.Click("#submit"),
+		chromedp.WaitVisible("#published a"))
+	steps := text("#steps")
+	for _, want := range []string{"ingest received", "clean cleaned", "imageproc media_ready", "publish published"} {
 		if !strings.Contains(steps, want) {
-			t.Errorf("steps shown lack %q:\n%s", want, steps)
+			t.Errorf("the timeline lacks %q:\n%s", want, steps)
 		}
 	}
-	// The token is kept for the tab's session only, never in storage
-	// that outlives it.
-	kept, err := chromedp.Run(tctx, chromedp.Evaluate[[]any](`[localStorage.getItem("pressline-token"), sessionStorage.getItem("pressline-token")]`))
-	if err != nil || len(kept) != 2 || kept[0] != nil || kept[1] != apptest.Token {
-		t.Errorf("token in localStorage, sessionStorage: %v (%v)", kept, err)
+	shot(t, tctx, "console-submitted")
+
+	step("find it by its title",
+		chromedp.Click(`a[href="#/articles"]`), chromedp.WaitVisible("#filter-form"),
+		chromedp.SendKeys("#filter-q", "đảng"), chromedp.SetValue("#filter-state", "published"),
+		chromedp.Click("#filter"))
+	waitText("the list shows it", "#article-list", "published")
+	shot(t, tctx, "console-list")
+	step("open it", chromedp.Click("#article-list a"), chromedp.WaitVisible("#view-article"))
+	waitText("its timeline", "#a-timeline", "publish published")
+	if title, trace := text("#a-title"), text("#a-trace"); title == "" || len(trace) != 32 {
+		t.Errorf("the article shows title %q, trace %q", title, trace)
+	}
+	if ext := text("#a-external"); !strings.HasPrefix(ext, "console-") {
+		t.Errorf("External-Id %q, want the one the console made", ext)
+	}
+	shot(t, tctx, "console-article")
+
+	step("send a correction",
+		chromedp.SetValue("#correct-text", "Tin đã sửa\n\nĐoạn văn đã được sửa lại sau khi xuất bản, với con số đúng.\n"),
+		chromedp.Click("#correct"))
+	waitText("version 2 published", "#a-timeline", "publish published (version 2)")
+	if v := text("#a-version"); v != "2" {
+		t.Errorf("version %q after the correction, want 2", v)
+	}
+	step("withdraw it",
+		chromedp.SendKeys("#withdraw-reason", "legal request"),
+		chromedp.Click("#withdraw"))
+	waitText("withdrawn", "#a-state", "withdrawn")
+
+	step("the webhook subscribers", chromedp.Click("#nav-operators"), chromedp.WaitVisible("#view-operators"))
+	waitText("the subscriber listed", "#webhook-list", "partner")
+	step("send a test", chromedp.Click(`#webhook-list button:nth-of-type(2)`))
+	waitText("the test's attempt", "#attempt-list", "msg_test_")
+	waitText("the article's deliveries", "#attempt-list", "delivered")
+	shot(t, tctx, "console-webhooks")
+
+	// At phone width the page still fits and works.
+	step("phone width", chromedp.EmulateViewport(390, 844), chromedp.Click(`a[href="#/articles"]`), chromedp.WaitVisible("#article-list tr"))
+	if wide, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)); err != nil || wide {
+		t.Errorf("at 390 px the page scrolls sideways (%v)", err)
+	}
+	shot(t, tctx, "console-phone")
+
+	kept, err := chromedp.Run(tctx, chromedp.Evaluate[[]any](`[localStorage.getItem("pressline-token"), sessionStorage.getItem("pressline-token"), sessionStorage.getItem("pressline-operator-token"), location.href]`))
+	if err != nil || len(kept) != 4 || kept[0] != nil || kept[1] != apptest.Token || kept[2] != operator || strings.Contains(kept[3].(string), "token") {
+		t.Errorf("token in localStorage, sessionStorage, the address: %v (%v)", kept, err)
+	}
+	if received.Load() < 3 {
+		t.Errorf("the receiver got %d requests, want the test and the article's events", received.Load())
 	}
 	if p := problems(); len(p) > 0 {
 		t.Errorf("the page logged errors: %v", p)
+	}
+}
+
+// shot saves a screenshot to $PRESSLINE_SCREENSHOTS, when it is set, for
+// a person to look at.
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("PRESSLINE_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100 makes a PNG
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+	}
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
 	}
 }
 

@@ -23,10 +23,10 @@ var openAPI []byte
 //go:embed editor
 var editorFiles embed.FS
 
-// editorPath is where the editors' page is; its files are under it.
+// editorPath is where the console is; its files are under it.
 const editorPath = "/editor"
 
-// editor serves the editors' page (file "") or one of its files, with a
+// editor serves the console (file "") or one of its files, with a
 // policy that runs only the page's own script.
 func editor(w http.ResponseWriter, r *http.Request) {
 	sub, _ := fs.Sub(editorFiles, "editor")

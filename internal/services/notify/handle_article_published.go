@@ -51,7 +51,7 @@ func (s *Service) deliver(w config.Webhook, h *health) bus.Handler {
 		actx, span := s.tracer.Start(ctx, "webhook "+w.Name, trace.WithSpanKind(trace.SpanKindClient),
 			trace.WithAttributes(attribute.String("pressline.webhook.subscriber", w.Name), attribute.String("pressline.webhook.id", id),
 				attribute.Int("pressline.webhook.attempt", m.Attempt)))
-		err = post(actx, s.cfg.Client, w.URL, w.Secrets(start), id, start, body, s.cfg.Refused)
+		code, err := post(actx, s.cfg.Client, w.URL, w.Secrets(start), id, start, body, s.cfg.Refused)
 		if err != nil {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, "not delivered")
@@ -61,10 +61,9 @@ func (s *Service) deliver(w config.Webhook, h *health) bus.Handler {
 		s.metrics.attempts.WithLabelValues(w.Name).Observe(took.Seconds())
 		a := &webhooks.Attempt{Subscriber: w.Name, WebhookID: id, ArticleID: ev.GetArticle().GetId(), Version: ev.GetArticle().GetVersion(),
 			Site: ev.GetSite(), Event: string(events.KindOf(ev.GetKind())), Attempt: m.Attempt, At: start.UTC(),
-			LatencyMS: float64(took.Microseconds()) / 1000, EventSeq: m.Seq}
+			Status: code, LatencyMS: float64(took.Microseconds()) / 1000, EventSeq: m.Seq}
 		var pe *postError
 		if errors.As(err, &pe) {
-			a.Status = pe.Status
 			a.Error = firstLine(err)
 		}
 		failing := h.record(err == nil, start)
@@ -102,13 +101,12 @@ func (s *Service) deliver(w config.Webhook, h *health) bus.Handler {
 func (s *Service) test(ctx context.Context, w config.Webhook, m *bus.Msg, id string) {
 	start := s.now()
 	body, _ := json.Marshal(webhook.NewTestBody(w.Name, start))
-	err := post(ctx, s.cfg.Client, w.URL, w.Secrets(start), id, start, body, s.cfg.Refused)
+	code, err := post(ctx, s.cfg.Client, w.URL, w.Secrets(start), id, start, body, s.cfg.Refused)
 	took := time.Since(start)
 	a := &webhooks.Attempt{Subscriber: w.Name, WebhookID: id, Event: "test", Attempt: m.Attempt, At: start.UTC(),
-		LatencyMS: float64(took.Microseconds()) / 1000, Outcome: webhooks.Delivered, EventSeq: m.Seq}
-	var pe *postError
-	if errors.As(err, &pe) {
-		a.Status, a.Error, a.Outcome = pe.Status, firstLine(err), webhooks.Failed
+		Status: code, LatencyMS: float64(took.Microseconds()) / 1000, Outcome: webhooks.Delivered, EventSeq: m.Seq}
+	if err != nil {
+		a.Error, a.Outcome = firstLine(err), webhooks.Failed
 	}
 	m.Log.Info("webhook test sent", "subscriber", w.Name, "webhook_id", id, "outcome", a.Outcome, "status", a.Status)
 	s.recordAttempt(ctx, m, a)

@@ -554,7 +554,7 @@ func TestDeliveryLog(t *testing.T) {
 		outcome string
 	}
 	all := read(webhooks.Query{})
-	for i, w := range []want{{v1, 1, 503, webhooks.Retrying}, {v1, 2, 0, webhooks.Delivered}, {v2, 1, 422, webhooks.Failed}} {
+	for i, w := range []want{{v1, 1, 503, webhooks.Retrying}, {v1, 2, http.StatusNoContent, webhooks.Delivered}, {v2, 1, 422, webhooks.Failed}} {
 		a := all[i]
 		if a.WebhookID != w.id || a.Attempt != w.attempt || a.Status != w.status || a.Outcome != w.outcome || a.EventSeq == 0 || a.ArticleID != id1 ||
 			a.At.Before(began) || a.LatencyMS <= 0 || (a.Outcome == webhooks.Delivered) != (a.Error == "") || (a.Outcome == webhooks.Retrying) != (a.NextRetry != nil) {

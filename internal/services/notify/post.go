@@ -38,16 +38,17 @@ func (e *postError) Error() string {
 
 func (e *postError) Unwrap() error { return e.Err }
 
-// post delivers one signed request. Whether to try again is in the
+// post delivers one signed request and returns the receiver's status (0
+// when none came). Whether to try again is in the
 // returned *postError; refused (guarded) addresses are not retryable,
 // since no retry can make them allowed.
 // Every secret signs: during a rotation's overlap the header carries
 // both signatures, space-separated as Standard Webhooks allows, and a
 // receiver holding either secret accepts the request.
-func post(ctx context.Context, client Doer, url string, secrets []webhook.Secret, id string, now time.Time, body []byte, refused func(error) bool) error {
+func post(ctx context.Context, client Doer, url string, secrets []webhook.Secret, id string, now time.Time, body []byte, refused func(error) bool) (status int, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return &postError{Err: err}
+		return 0, &postError{Err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	secrets[0].SetHeaders(req.Header, id, now, body)
@@ -60,12 +61,12 @@ func post(ctx context.Context, client Doer, url string, secrets []webhook.Secret
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return &postError{Err: err, Retryable: refused == nil || !refused(err)}
+		return 0, &postError{Err: err, Retryable: refused == nil || !refused(err)}
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
+		return resp.StatusCode, nil
 	}
 	e := &postError{Status: resp.StatusCode}
 	switch {
@@ -73,7 +74,7 @@ func post(ctx context.Context, client Doer, url string, secrets []webhook.Secret
 		e.Retryable = true
 		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), now)
 	}
-	return e
+	return resp.StatusCode, e
 }
 
 // retryAfter reads Retry-After as seconds or as an HTTP date.

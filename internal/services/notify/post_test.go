@@ -40,7 +40,7 @@ func TestPostClassifies(t *testing.T) {
 			w.WriteHeader(tc.status)
 		}))
 		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		err := post(context.Background(), client, srv.URL, []webhook.Secret{s}, "msg_1", now, []byte(`{}`), nil)
+		_, err := post(context.Background(), client, srv.URL, []webhook.Secret{s}, "msg_1", now, []byte(`{}`), nil)
 		srv.Close()
 		if tc.status < 300 {
 			if err != nil {
@@ -60,11 +60,11 @@ func TestPostUnreachableIsRetryableUnlessRefused(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close() // nothing listens any more
-	err := post(context.Background(), http.DefaultClient, url, []webhook.Secret{s}, "msg_1", time.Now(), nil, nil)
+	_, err := post(context.Background(), http.DefaultClient, url, []webhook.Secret{s}, "msg_1", time.Now(), nil, nil)
 	if !isRetryable(err) {
 		t.Errorf("connection refused: %v, want retryable", err)
 	}
-	err = post(context.Background(), http.DefaultClient, url, []webhook.Secret{s}, "msg_1", time.Now(), nil, func(error) bool { return true })
+	_, err = post(context.Background(), http.DefaultClient, url, []webhook.Secret{s}, "msg_1", time.Now(), nil, func(error) bool { return true })
 	if err == nil || isRetryable(err) {
 		t.Errorf("guarded address: %v, want not retryable", err)
 	}
@@ -83,7 +83,7 @@ func TestPostDoesNotFollowRedirects(t *testing.T) {
 			http.Redirect(w, r, other.URL+"/collect", code)
 		}))
 		client := safefetch.New(safefetch.Config{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, NoRedirects: true})
-		err := post(context.Background(), client, srv.URL, []webhook.Secret{s}, "msg_1", time.Now(), []byte(`{}`), nil)
+		_, err := post(context.Background(), client, srv.URL, []webhook.Secret{s}, "msg_1", time.Now(), []byte(`{}`), nil)
 		srv.Close()
 		var e *postError
 		if !errors.As(err, &e) || e.Status != code || e.Retryable {
@@ -108,7 +108,7 @@ func TestPostSignsWithEverySecret(t *testing.T) {
 		body, _ = io.ReadAll(r.Body)
 	}))
 	defer srv.Close()
-	if err := post(context.Background(), http.DefaultClient, srv.URL, []webhook.Secret{current, previous}, "msg_1", time.Now(), []byte(`{"a":1}`), nil); err != nil {
+	if _, err := post(context.Background(), http.DefaultClient, srv.URL, []webhook.Secret{current, previous}, "msg_1", time.Now(), []byte(`{"a":1}`), nil); err != nil {
 		t.Fatal(err)
 	}
 	for name, tc := range map[string]struct {

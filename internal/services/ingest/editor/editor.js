@@ -1,23 +1,244 @@
-// The editor page: submits an article through the ingest API and follows
-// its status until it is published or has failed.
+// The Pressline console: a newsroom signs in once per tab, lists and
+// searches its articles, follows one through the stages, submits,
+// corrects and withdraws; an operator also sees the webhook subscribers,
+// their delivery attempts, and sends tests and redeliveries. Everything
+// goes through the same API as any client; nothing but this file runs.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const views = ["signin", "articles", "article", "submit", "operators"];
+
+// Tokens live in sessionStorage: gone with the tab, never in a URL or in
+// storage that outlives the session.
+const tokens = {
+  get newsroom() { return sessionStorage.getItem("pressline-token") || ""; },
+  get operator() { return sessionStorage.getItem("pressline-operator-token") || ""; },
+};
 
 function say(text, isError) {
   $("message").textContent = text;
   $("message").className = isError ? "error" : "";
 }
 
-function headers() {
-  return { Authorization: "Bearer " + $("token").value.trim() };
+function el(tag, text, attrs) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  return e;
 }
+
+// api calls the API with the newsroom's token (or the operator's) and
+// returns the decoded body; a refusal throws its problem's detail.
+async function api(path, options, asOperator) {
+  const opts = Object.assign({}, options);
+  opts.headers = Object.assign({ Authorization: "Bearer " + (asOperator ? tokens.operator : tokens.newsroom) }, opts.headers);
+  const resp = await fetch(path, opts);
+  const text = await resp.text();
+  const body = text ? JSON.parse(text) : {};
+  if (!resp.ok) {
+    const where = body.field ? ` (${body.field})` : "";
+    throw new Error((body.detail || resp.statusText) + where);
+  }
+  return body;
+}
+
+function show(view) {
+  for (const v of views) $("view-" + v).hidden = v !== view;
+  $("nav").hidden = view === "signin";
+  $("nav-operators").hidden = !tokens.operator;
+}
+
+// route shows what the address names: #/articles, #/article/ID,
+// #/submit, #/operators.
+async function route() {
+  if (!tokens.newsroom) {
+    show("signin");
+    return;
+  }
+  const [, view, arg] = location.hash.split("/");
+  say("");
+  try {
+    switch (view) {
+      case "article": show("article"); await showArticle(decodeURIComponent(arg || "")); break;
+      case "submit": show("submit"); break;
+      case "operators": show("operators"); await showWebhooks(); break;
+      default: show("articles"); await listArticles(false);
+    }
+  } catch (err) {
+    say(err.message, true);
+  }
+}
+
+function signIn(event) {
+  event.preventDefault();
+  const token = $("token").value.trim();
+  if (!token) {
+    say("Give the newsroom's token.", true);
+    return;
+  }
+  sessionStorage.setItem("pressline-token", token);
+  const op = $("operator-token").value.trim();
+  if (op) sessionStorage.setItem("pressline-operator-token", op);
+  else sessionStorage.removeItem("pressline-operator-token");
+  $("token").value = $("operator-token").value = "";
+  if (location.hash === "#/articles") route();
+  else location.hash = "#/articles";
+}
+
+function signOut() {
+  sessionStorage.removeItem("pressline-token");
+  sessionStorage.removeItem("pressline-operator-token");
+  location.hash = "";
+  route();
+}
+
+// Articles.
+
+let nextPage = "";
+
+async function listArticles(more) {
+  let path = nextPage;
+  if (!more) {
+    const q = new URLSearchParams({ limit: "25" });
+    for (const [name, id] of [["status", "filter-state"], ["q", "filter-q"], ["warning", "filter-warning"], ["site", "filter-site"]]) {
+      const v = $(id).value.trim();
+      if (v) q.set(name, v);
+    }
+    path = "/v1/articles?" + q;
+    $("article-list").replaceChildren();
+  }
+  const page = await api(path);
+  for (const st of page.articles || []) {
+    const a = st.article || {};
+    const link = el("a", st.title || a.id, { href: "#/article/" + encodeURIComponent(a.id) });
+    const row = el("tr");
+    const title = el("td");
+    title.append(link);
+    row.append(title, el("td", st.state), el("td", a.version), el("td", when(a.received_at)),
+      el("td", (st.warnings || []).map((w) => w.code).join(", ")));
+    $("article-list").append(row);
+  }
+  if (!$("article-list").children.length) {
+    const row = el("tr");
+    row.append(el("td", "No article matches.", { colspan: "5" }));
+    $("article-list").append(row);
+  }
+  nextPage = page.next || "";
+  $("more").hidden = !nextPage;
+}
+
+function when(t) {
+  return t ? new Date(t).toLocaleString() : "";
+}
+
+let current = null; // the article shown
+
+async function showArticle(id) {
+  const st = await api("/v1/articles/" + encodeURIComponent(id));
+  current = st;
+  renderArticle(st);
+}
+
+function renderArticle(st) {
+  const a = st.article || {};
+  $("a-title").textContent = st.title || "(not cleaned yet)";
+  $("a-id").textContent = a.id;
+  $("a-state").textContent = st.state + (st.error ? ": " + st.error : "");
+  $("a-version").textContent = a.version;
+  $("a-external").textContent = st.external_id || "none";
+  $("a-trace").textContent = st.trace_id || "";
+  const links = $("a-links");
+  links.replaceChildren();
+  for (const url of st.urls || []) {
+    links.append(el("a", url, { href: url, target: "_blank", rel: "noopener" }), el("br"));
+  }
+  if (!links.children.length) links.textContent = st.state === "withdrawn" ? "Withdrawn." : "Not yet.";
+  timeline($("a-timeline"), st);
+  warningList($("a-warnings"), st);
+  const canCorrect = Boolean(st.external_id) && st.state !== "withdrawn";
+  $("correct-form").querySelector("fieldset, textarea").disabled = !canCorrect;
+  $("correct").disabled = !canCorrect;
+  $("correct-note").textContent = canCorrect
+    ? `The correction is sent under External-Id ${st.external_id} and becomes version ${Number(a.version) + 1}.`
+    : st.state === "withdrawn" ? "A withdrawn article is not corrected: submit it as a new one."
+      : "This article was sent without an External-Id, so a correction cannot name it: resubmit it from your CMS with one.";
+  $("withdraw").disabled = st.state === "withdrawn";
+}
+
+function timeline(list, st) {
+  list.replaceChildren();
+  for (const h of st.history || []) {
+    list.append(el("li", `${when(h.at)}: ${h.stage} ${h.state} (version ${h.version})${h.detail ? ": " + h.detail : ""}`));
+  }
+}
+
+function warningList(list, st) {
+  list.replaceChildren();
+  for (const w of st.warnings || []) {
+    const li = el("li");
+    li.append(el("code", w.code), document.createTextNode(": " + w.message));
+    list.append(li);
+  }
+  if (!list.children.length) list.append(el("li", "None."));
+}
+
+// follow polls an article until it settles, calling each with its status.
+async function follow(id, each) {
+  for (let tries = 0; tries < 240; tries++) {
+    try {
+      const st = await api("/v1/articles/" + encodeURIComponent(id));
+      each(st);
+      if (["published", "failed", "withdrawn", "embargoed"].includes(st.state)) return st;
+    } catch (err) {
+      // not recorded yet: try again
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return null;
+}
+
+async function correct(event) {
+  event.preventDefault();
+  const text = $("correct-text").value;
+  if (!text.trim()) {
+    say("Paste the corrected article.", true);
+    return;
+  }
+  const form = new FormData();
+  form.append("article", new Blob([text], { type: $("correct-format").value }));
+  try {
+    $("correct").disabled = true;
+    const body = await api("/v1/articles", { method: "POST", body: form, headers: { "External-Id": current.external_id } });
+    say(`Correction accepted as version ${body.version}.`);
+    $("correct-text").value = "";
+    await follow(body.id, (st) => { if ((st.article || {}).version >= body.version) renderArticle(st); });
+  } catch (err) {
+    say(err.message, true);
+  } finally {
+    $("correct").disabled = false;
+  }
+}
+
+async function withdraw(event) {
+  event.preventDefault();
+  const id = current.article.id;
+  try {
+    $("withdraw").disabled = true;
+    await api("/v1/articles/" + encodeURIComponent(id) + "/withdraw", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ reason: $("withdraw-reason").value }),
+    });
+    say("Withdrawal accepted.");
+    await follow(id, renderArticle);
+  } catch (err) {
+    say(err.message, true);
+    $("withdraw").disabled = false;
+  }
+}
+
+// Submitting.
 
 async function submit(event) {
   event.preventDefault();
-  // The tab's session only: a token kept in localStorage outlives the
-  // browser session and is read by anything that runs on this origin later.
-  sessionStorage.setItem("pressline-token", $("token").value.trim());
   let text = $("article").value;
   let type = $("format").value;
   const file = $("article-file").files[0];
@@ -25,6 +246,7 @@ async function submit(event) {
     text = await file.text();
     if (/\.html?$/i.test(file.name)) type = "text/html; charset=utf-8";
     if (/\.json$/i.test(file.name)) type = "application/json";
+    if (/\.md$/i.test(file.name)) type = "text/markdown; charset=utf-8";
   }
   if (!text.trim()) {
     say("Paste an article or choose a file.", true);
@@ -33,71 +255,114 @@ async function submit(event) {
   const form = new FormData();
   form.append("article", new Blob([text], { type: type }));
   for (const image of $("images").files) form.append("image", image, image.name);
+  // An External-Id of its own, so the article can be corrected here.
+  const external = $("external-id").value.trim() || "console-" + crypto.randomUUID();
   say("Sending…");
   $("submit").disabled = true;
   try {
-    const resp = await fetch("/v1/articles", { method: "POST", headers: headers(), body: form });
-    const body = await resp.json();
-    if (!resp.ok) {
-      say(body.detail || resp.statusText, true);
-      return;
-    }
+    const body = await api("/v1/articles", { method: "POST", body: form, headers: { "External-Id": external } });
     say("Accepted.");
-    follow(body.id);
+    $("progress").hidden = false;
+    $("article-id").textContent = body.id;
+    $("article-id").href = "#/article/" + encodeURIComponent(body.id);
+    $("published").replaceChildren();
+    const st = await follow(body.id, (st) => { timeline($("steps"), st); warningList($("warnings"), st); });
+    if (st && st.state === "failed") $("published").textContent = "Failed: " + st.error;
+    for (const url of (st && st.urls) || []) {
+      $("published").append(el("a", "Published: " + url, { href: url, target: "_blank", rel: "noopener" }), el("br"));
+    }
   } catch (err) {
-    say("Could not reach Pressline: " + err.message, true);
+    say(err.message, true);
   } finally {
     $("submit").disabled = false;
   }
 }
 
-async function follow(id) {
-  $("progress").hidden = false;
-  $("article-id").textContent = id;
-  $("published").textContent = "";
-  for (let tries = 0; tries < 240; tries++) {
-    const resp = await fetch("/v1/articles/" + encodeURIComponent(id), { headers: headers() });
-    if (resp.ok) {
-      const st = await resp.json();
-      render(st);
-      if (st.state === "published" || st.state === "failed" || st.state === "withdrawn") return;
-    }
-    await new Promise((r) => setTimeout(r, 500));
+// Operators.
+
+async function showWebhooks() {
+  const list = await api("/v1/webhooks", {}, true);
+  const body = $("webhook-list");
+  body.replaceChildren();
+  for (const w of list.webhooks || []) {
+    const row = el("tr");
+    const actions = el("td");
+    const attempts = el("button", "Attempts", { type: "button" });
+    attempts.addEventListener("click", () => showAttempts(w.name));
+    const test = el("button", "Send a test", { type: "button" });
+    test.addEventListener("click", () => sendTest(w.name));
+    const redeliver = el("button", "Redeliver failures of the last 7 days", { type: "button" });
+    redeliver.addEventListener("click", () => redeliverFailed(w.name));
+    actions.append(attempts, test, redeliver);
+    row.append(el("td", w.name), el("td", w.url), el("td", w.disabled ? "disabled: " + (w.disabled_reason || "") : "delivering"), actions);
+    body.append(row);
+  }
+  if (!body.children.length) {
+    const row = el("tr");
+    row.append(el("td", "No subscriber: create one with POST /v1/webhooks.", { colspan: "4" }));
+    body.append(row);
   }
 }
 
-function render(st) {
-  const steps = $("steps");
-  steps.replaceChildren();
-  for (const h of st.history || []) {
-    const li = document.createElement("li");
-    li.textContent = `${h.stage}: ${h.state} at ${h.at}${h.detail ? " (" + h.detail + ")" : ""}`;
-    steps.append(li);
+async function showAttempts(name) {
+  try {
+    const page = await api("/v1/webhooks/" + encodeURIComponent(name) + "/attempts?limit=100", {}, true);
+    $("attempts-view").hidden = false;
+    $("attempts-name").textContent = name;
+    const body = $("attempt-list");
+    body.replaceChildren();
+    for (const a of page.attempts || []) {
+      const row = el("tr", null, { class: "outcome-" + a.outcome });
+      row.append(el("td", when(a.at)), el("td", a.webhook_id), el("td", a.attempt), el("td", a.status || "no answer"),
+        el("td", Math.round(a.latency_ms) + " ms"), el("td", a.outcome), el("td", when(a.next_retry)), el("td", a.error || ""));
+      body.append(row);
+    }
+    if (!body.children.length) {
+      const row = el("tr");
+      row.append(el("td", "No attempt recorded.", { colspan: "8" }));
+      body.append(row);
+    }
+  } catch (err) {
+    say(err.message, true);
   }
-  const warnings = $("warnings");
-  warnings.replaceChildren();
-  for (const w of st.warnings || []) {
-    const li = document.createElement("li");
-    li.textContent = `${w.code}: ${w.message}`;
-    warnings.append(li);
+}
+
+async function sendTest(name) {
+  try {
+    const sent = await api("/v1/webhooks/" + encodeURIComponent(name) + "/test", { method: "POST" }, true);
+    say(`Test ${sent.webhook_id} sent; its attempt shows below once made.`);
+    for (let tries = 0; tries < 20; tries++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const page = await api(sent.attempts, {}, true);
+      if ((page.attempts || []).length) break;
+    }
+    await showAttempts(name);
+  } catch (err) {
+    say(err.message, true);
   }
-  const published = $("published");
-  published.replaceChildren();
-  if (st.state === "failed") {
-    published.textContent = "Failed: " + st.error;
-  }
-  for (const url of st.urls || []) {
-    const a = document.createElement("a");
-    a.href = url;
-    a.textContent = "Published: " + url;
-    a.target = "_blank";
-    a.rel = "noopener";
-    published.append(a, document.createElement("br"));
+}
+
+async function redeliverFailed(name) {
+  try {
+    const since = new Date(Date.now() - 7 * 24 * 3600 * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+    const out = await api("/v1/webhooks/" + encodeURIComponent(name) + "/redeliver", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ since }),
+    }, true);
+    say(`${out.events.length} event(s) sent again to ${name}.`);
+  } catch (err) {
+    say(err.message, true);
   }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   localStorage.removeItem("pressline-token"); // where earlier versions kept it
-  $("token").value = sessionStorage.getItem("pressline-token") || "";
+  $("signin-form").addEventListener("submit", signIn);
+  $("signout").addEventListener("click", signOut);
+  $("filter-form").addEventListener("submit", (e) => { e.preventDefault(); listArticles(false).catch((err) => say(err.message, true)); });
+  $("more").addEventListener("click", () => listArticles(true).catch((err) => say(err.message, true)));
   $("submit-form").addEventListener("submit", submit);
+  $("correct-form").addEventListener("submit", correct);
+  $("withdraw-form").addEventListener("submit", withdraw);
+  window.addEventListener("hashchange", route);
+  route();
 });
