@@ -13,18 +13,21 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/pressline/pressline/internal/status"
+	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
 var statusJSON = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false}
 
-func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request) {
+// ownArticle is the status of the request's {id}, an article of the
+// token's newsroom; false after answering.
+func (s *Service) ownArticle(w http.ResponseWriter, r *http.Request) (*pb.ArticleStatus, bool) {
 	nr, ok := s.authenticate(w, r)
 	if !ok {
-		return
+		return nil, false
 	}
 	id, ok := articleID(w, r)
 	if !ok {
-		return
+		return nil, false
 	}
 	st, err := s.cfg.Status.Get(r.Context(), id)
 	// Another newsroom's article is reported as missing, so ids do not
@@ -32,11 +35,19 @@ func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, status.ErrNotFound) || (err == nil && st.GetArticle().GetNewsroom() != nr.Name) {
 		writeProblem(w, problem{Status: http.StatusNotFound, Type: "article-not-found", Field: "id",
 			Detail: "no article " + id + " from this newsroom; check the id returned when it was submitted"})
-		return
+		return nil, false
 	}
 	if err != nil {
 		s.log.Error("status read", "article_id", id, "err", err)
 		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable", Detail: "status is unavailable; try again in a few seconds"})
+		return nil, false
+	}
+	return st, true
+}
+
+func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.ownArticle(w, r)
+	if !ok {
 		return
 	}
 	out, err := statusJSON.Marshal(st)

@@ -26,6 +26,7 @@ import (
 	"github.com/pressline/pressline/internal/config"
 	"github.com/pressline/pressline/internal/ops"
 	"github.com/pressline/pressline/internal/refs"
+	"github.com/pressline/pressline/internal/render"
 	"github.com/pressline/pressline/internal/siteindex"
 	"github.com/pressline/pressline/internal/status"
 	"github.com/pressline/pressline/internal/supervise"
@@ -90,6 +91,9 @@ type Config struct {
 	// Operators manage the webhook subscribers, kept in Webhooks.
 	Operators []config.Operator
 	Webhooks  webhookStore
+	// SiteURL is where the sites are published (publish's), for
+	// previews' links and images.
+	SiteURL string
 	// WebhookLog is every delivery attempt notify made, which operators
 	// read and redeliver from (nil: those answer 503).
 	WebhookLog   webhookLog
@@ -131,6 +135,8 @@ type Service struct {
 	now     func() time.Time
 	// index is what each site has online, for the content API.
 	index *siteindex.Index
+	// renderer makes the console's previews, as publish makes pages.
+	renderer *render.Renderer
 }
 
 // New builds the service; it does not listen until Run.
@@ -162,7 +168,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Supervisor == nil {
 		cfg.Supervisor = supervise.New(cfg.Log, nil)
 	}
-	s := &Service{cfg: cfg, log: cfg.Log, now: time.Now, metrics: newMetrics(cfg.Registerer), limits: map[string]*rate.Limiter{},
+	renderer, err := render.New()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, log: cfg.Log, now: time.Now, metrics: newMetrics(cfg.Registerer), limits: map[string]*rate.Limiter{}, renderer: renderer,
 		index:  siteindex.New(),
 		tracer: cfg.Tracing.Tracer("github.com/pressline/pressline/internal/services/ingest")}
 	if cfg.RatePerSecond > 0 {
