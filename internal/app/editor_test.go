@@ -133,6 +133,22 @@ func TestConsole(t *testing.T) {
 	if v := text("#a-version"); v != "2" {
 		t.Errorf("version %q after the correction, want 2", v)
 	}
+	step("compare the versions", chromedp.WaitVisible("#diff-form"), chromedp.Click("#diff"))
+	waitText("the diff", "#diff-out", "+ Đoạn văn đã được sửa lại")
+	if diff := text("#diff-out"); !strings.Contains(diff, "- ") || !strings.Contains(diff, "+ # Tin đã sửa") {
+		t.Errorf("the diff of versions 1 and 2 lacks removed lines or the new title:\n%.500s", diff)
+	}
+	step("preview version 2", chromedp.Click(`#versions button.preview[data-version="2"]`), chromedp.WaitVisible("#preview"))
+	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`(document.querySelector("#preview").contentDocument||{body:{innerText:""}}).body.innerText.includes("Tin đã sửa")`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("the preview frame does not show version 2 (%v)", err)
+	}
+	shot(t, tctx, "console-versions")
+	if dir := os.Getenv("PRESSLINE_SCREENSHOTS"); dir != "" {
+		if png, err := chromedp.Run(tctx, chromedp.Screenshot("#preview")); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, "console-preview.png"), png, 0o644)
+		}
+	}
 	step("withdraw it",
 		chromedp.SendKeys("#withdraw-reason", "legal request"),
 		chromedp.Click("#withdraw"))

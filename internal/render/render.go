@@ -245,6 +245,10 @@ type Renderer struct {
 
 var reStyle = regexp.MustCompile(`(?s)<style>(.*?)</style>`)
 
+// StyleSource is the CSP source of the page's own style block, for a
+// document that shows the page inside it (the console's preview).
+func (r *Renderer) StyleSource() string { return r.styleHash }
+
 // CSP is the page's Content-Security-Policy, carried in the page itself
 // (a CDN serving the stored file sends no headers of ours): no script
 // runs, not even one an escaping bug let in; images come from the site

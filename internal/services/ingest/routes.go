@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -27,8 +28,10 @@ var editorFiles embed.FS
 const editorPath = "/editor"
 
 // editor serves the console (file "") or one of its files, with a
-// policy that runs only the page's own script.
-func editor(w http.ResponseWriter, r *http.Request) {
+// policy that runs only the console's own script. Its previews of
+// articles' pages (inside it, sandboxed) need the page's style and the
+// site's images as well.
+func (s *Service) editor(w http.ResponseWriter, r *http.Request) {
 	sub, _ := fs.Sub(editorFiles, "editor")
 	name := r.PathValue("file")
 	if name == "" {
@@ -38,7 +41,12 @@ func editor(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+	img := "'self' data:"
+	if u, err := url.Parse(s.cfg.SiteURL); err == nil && u.Host != "" {
+		img += " " + u.Scheme + "://" + u.Host
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src "+img+"; style-src 'self' "+s.renderer.StyleSource()+
+		"; style-src-attr 'unsafe-inline'; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	http.ServeFileFS(w, r, sub, name)
 }
@@ -78,8 +86,8 @@ var pageTable = []route{
 	{"GET /{$}", "editor", func(s *Service) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, editorPath, http.StatusFound) }
 	}},
-	{"GET " + editorPath, "editor", func(s *Service) http.HandlerFunc { return editor }},
-	{"GET " + editorPath + "/{file}", "editor", func(s *Service) http.HandlerFunc { return editor }},
+	{"GET " + editorPath, "editor", func(s *Service) http.HandlerFunc { return s.editor }},
+	{"GET " + editorPath + "/{file}", "editor", func(s *Service) http.HandlerFunc { return s.editor }},
 	{"GET /openapi.json", "openapi", func(s *Service) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")

@@ -42,6 +42,14 @@ async function api(path, options, asOperator) {
   return body;
 }
 
+// apiText is api for what is not JSON: a page's preview.
+async function apiText(path) {
+  const resp = await fetch(path, { headers: { Authorization: "Bearer " + tokens.newsroom } });
+  const text = await resp.text();
+  if (!resp.ok) throw new Error(JSON.parse(text).detail || resp.statusText);
+  return text;
+}
+
 function show(view) {
   for (const v of views) $("view-" + v).hidden = v !== view;
   $("nav").hidden = view === "signin";
@@ -163,6 +171,103 @@ function renderArticle(st) {
     : st.state === "withdrawn" ? "A withdrawn article is not corrected: submit it as a new one."
       : "This article was sent without an External-Id, so a correction cannot name it: resubmit it from your CMS with one.";
   $("withdraw").disabled = st.state === "withdrawn";
+  versions(st);
+}
+
+// versions offers each version's preview and ninjs, and a comparison of
+// any two.
+function versions(st) {
+  const n = Number((st.article || {}).version) || 1;
+  const box = $("versions");
+  box.replaceChildren();
+  for (const sel of [$("diff-from"), $("diff-to")]) sel.replaceChildren();
+  for (let v = 1; v <= n; v++) {
+    const preview = el("button", `Preview version ${v}`, { type: "button", "data-version": v, class: "preview" });
+    preview.addEventListener("click", () => showPreview(v).catch((err) => say(err.message, true)));
+    const ninjs = el("button", `ninjs of version ${v}`, { type: "button" });
+    ninjs.addEventListener("click", () => showNinjs(v).catch((err) => say(err.message, true)));
+    box.append(preview, ninjs);
+    $("diff-from").append(el("option", v));
+    $("diff-to").append(el("option", v));
+  }
+  $("diff-from").value = String(Math.max(1, n - 1));
+  $("diff-to").value = String(n);
+  $("diff-form").hidden = n < 2;
+  $("diff-out").hidden = $("preview").hidden = $("ninjs").hidden = true;
+}
+
+function versionPath(v) {
+  return "/v1/articles/" + encodeURIComponent(current.article.id) + "/versions/" + v;
+}
+
+// showPreview shows the version's page in a frame sandboxed without
+// scripts: nothing in it runs (it is same-origin only so that it is
+// drawn here at all, which headless Chromium did not do for an opaque
+// one), on top of the page's own policy and the sanitiser.
+async function showPreview(v) {
+  $("preview").srcdoc = await apiText(versionPath(v) + "/preview");
+  $("preview").hidden = false;
+  $("ninjs").hidden = true;
+}
+
+async function showNinjs(v) {
+  $("ninjs").textContent = JSON.stringify(await api(versionPath(v) + "/ninjs"), null, 2);
+  $("ninjs").hidden = false;
+  $("preview").hidden = true;
+}
+
+// textLines are an article's title, lead and every text of its body, in
+// order: what an editor reads, one passage a line.
+function textLines(doc) {
+  const out = [];
+  if (doc.title) out.push("# " + doc.title);
+  if (doc.lead) out.push(doc.lead);
+  const walk = (node) => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === "object") {
+      for (const [k, v] of Object.entries(node)) {
+        if ((k === "text" || k === "caption") && typeof v === "string" && v.trim()) out.push(v);
+        else if (k !== "spans") walk(v);
+      }
+    }
+  };
+  walk(doc.blocks || []);
+  return out;
+}
+
+// diffLines is the longest-common-subsequence diff of two lists of
+// lines: each line kept, removed (-) or added (+).
+function diffLines(a, b) {
+  const m = a.length, n = b.length;
+  const lcs = Array.from({ length: m + 1 }, () => new Array(n + 1).fill(0));
+  for (let i = m - 1; i >= 0; i--) {
+    for (let j = n - 1; j >= 0; j--) {
+      lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+  }
+  const out = [];
+  let i = 0, j = 0;
+  while (i < m || j < n) {
+    if (i < m && j < n && a[i] === b[j]) { out.push([" ", a[i]]); i++; j++; }
+    else if (j < n && (i === m || lcs[i][j + 1] >= lcs[i + 1][j])) { out.push(["+", b[j]]); j++; }
+    else { out.push(["-", a[i]]); i++; }
+  }
+  return out;
+}
+
+async function compare(event) {
+  event.preventDefault();
+  try {
+    const [a, b] = await Promise.all([api(versionPath($("diff-from").value)), api(versionPath($("diff-to").value))]);
+    const list = $("diff-out");
+    list.replaceChildren();
+    for (const [op, line] of diffLines(textLines(a), textLines(b))) {
+      list.append(el("li", (op === " " ? "  " : op + " ") + line, { class: { "+": "added", "-": "removed", " ": "same" }[op] }));
+    }
+    list.hidden = false;
+  } catch (err) {
+    say(err.message, true);
+  }
 }
 
 function timeline(list, st) {
@@ -363,6 +468,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("submit-form").addEventListener("submit", submit);
   $("correct-form").addEventListener("submit", correct);
   $("withdraw-form").addEventListener("submit", withdraw);
+  $("diff-form").addEventListener("submit", compare);
   window.addEventListener("hashchange", route);
   route();
 });
