@@ -212,7 +212,7 @@ func (p *Process) Build(ctx context.Context, names []string) ([]Runner, error) {
 				return nil, err
 			}
 			r, err = ingest.New(ingest.Config{Addr: cfg.HTTPAddr, Bus: p.Bus, Blobs: p.Blobs, Status: p.Status, Articles: p.Status.NewIndex(), Refs: p.Refs,
-				Operators: cfg.Operators, Webhooks: hooks, WebhookLog: hookLog, SiteURL: cfg.SiteURL,
+				Operators: cfg.Operators, Webhooks: hooks, WebhookLog: hookLog, SiteURL: cfg.SiteURL, DeadLetters: p.Bus,
 				Feeds:     safefetch.New(safefetch.Config{Allow: cfg.FetchAllow, MaxBytes: 10 << 20}),
 				Newsrooms: cfg.Newsrooms, SiteReaders: cfg.SiteReaders, SiteEvents: p.Bus, InlineLimit: cfg.InlineLimit, MaxBodyBytes: cfg.MaxBodyBytes,
 				MaxRequestBytes: cfg.MaxRequestBytes, MaxImages: cfg.MaxImages, MaxImageBytes: cfg.MaxImageBytes,

@@ -49,13 +49,18 @@ func TestConsole(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(receiver.Close)
+	// A receiver that refuses every event for good: its dead letters are
+	// what the operator's view shows.
+	refuser := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnprocessableEntity) }))
+	t.Cleanup(refuser.Close)
 	const operator = "operator-token-for-the-console"
 	e := newEnv(t)
 	e.Config.Operators = []config.Operator{{TokenHash: config.HashToken(operator)}}
 	e.Config.FetchAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	secret, _ := webhook.ParseSecret(webhook.NewSecret())
 	e.Config.Webhooks = []config.Webhook{{Name: "partner", URL: receiver.URL, Secret: secret, Sites: []string{"front"},
-		Deadline: time.Minute, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}}
+		Deadline: time.Minute, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second},
+		{Name: "refuser", URL: refuser.URL, Secret: secret, Sites: []string{"front"}, Deadline: time.Minute, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}}
 	e.Start(t)
 
 	ctx, problems := browser(t, "http://"+e.Config.HTTPAddr+"/")
@@ -156,7 +161,12 @@ func TestConsole(t *testing.T) {
 
 	step("the webhook subscribers", chromedp.Click("#nav-operators"), chromedp.WaitVisible("#view-operators"))
 	waitText("the subscriber listed", "#webhook-list", "partner")
-	step("send a test", chromedp.Click(`#webhook-list button:nth-of-type(2)`))
+	step("the refuser's dead letters", chromedp.SetValue("#dl-stage", "webhook-refuser"), chromedp.Click("#dl-show"))
+	waitText("a dead letter listed", "#deadletter-list", "pressline dlq replay")
+	if dl := text("#deadletter-list"); !strings.Contains(dl, "webhook-refuser") || !strings.Contains(dl, "permanent") {
+		t.Errorf("the dead letters shown: %s", dl)
+	}
+	step("send a test", chromedp.Click(`#webhook-list tr:first-child button:nth-of-type(2)`))
 	waitText("the test's attempt", "#attempt-list", "msg_test_")
 	waitText("the article's deliveries", "#attempt-list", "delivered")
 	shot(t, tctx, "console-webhooks")

@@ -42,7 +42,7 @@ func (s *Service) operator(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if holder(token, s.cfg.Newsrooms, func(n *config.Newsroom) []byte { return n.TokenHash[:] }) != nil {
 		writeProblem(w, problem{Status: http.StatusForbidden, Type: "operators-only", Field: "Authorization",
-			Detail: "webhook subscribers are managed by operators: send an operator token (--operator-tokens), not a newsroom's"})
+			Detail: "webhook subscribers and dead letters are for operators: send an operator token (--operator-tokens), not a newsroom's"})
 		return false
 	}
 	writeProblem(w, problem{Status: http.StatusUnauthorized, Type: "invalid-token", Field: "Authorization",

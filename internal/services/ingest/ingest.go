@@ -91,6 +91,9 @@ type Config struct {
 	// Operators manage the webhook subscribers, kept in Webhooks.
 	Operators []config.Operator
 	Webhooks  webhookStore
+	// DeadLetters are read for operators (nil: GET /v1/deadletters
+	// answers 503).
+	DeadLetters deadLetterStore
 	// SiteURL is where the sites are published (publish's), for
 	// previews' links and images.
 	SiteURL string

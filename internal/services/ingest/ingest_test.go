@@ -93,7 +93,7 @@ func newFixture(t *testing.T, blobs blobStore) *fixture {
 	}
 	svc, err := New(Config{Bus: b, Blobs: blobs, Status: st, Articles: f.articles, Refs: rs, InlineLimit: 64, MaxBodyBytes: 1000, Log: log,
 		MaxRequestBytes: 100_000, MaxImages: 3, MaxImageBytes: 2000,
-		Webhooks: hooks, WebhookLog: hookLog, SiteEvents: b, Operators: []config.Operator{{TokenHash: config.HashToken(operatorToken)}},
+		Webhooks: hooks, WebhookLog: hookLog, SiteEvents: b, DeadLetters: b, Operators: []config.Operator{{TokenHash: config.HashToken(operatorToken)}},
 		Newsrooms: []config.Newsroom{{Name: "quocoai", TokenHash: config.HashToken(token), Sites: []string{"front"}}}})
 	if err != nil {
 		t.Fatal(err)

@@ -69,7 +69,7 @@ async function route() {
     switch (view) {
       case "article": show("article"); await showArticle(decodeURIComponent(arg || "")); break;
       case "submit": show("submit"); break;
-      case "operators": show("operators"); await showWebhooks(); break;
+      case "operators": show("operators"); await Promise.all([showDeadLetters(), showWebhooks()]); break;
       default: show("articles"); await listArticles(false);
     }
   } catch (err) {
@@ -385,6 +385,36 @@ async function submit(event) {
 
 // Operators.
 
+// showDeadLetters lists what the stages gave up on; replaying stays with
+// `pressline dlq replay`, under the operator's own NATS user.
+async function showDeadLetters() {
+  const q = new URLSearchParams({ limit: "100" });
+  if ($("dl-stage").value.trim()) q.set("stage", $("dl-stage").value.trim());
+  const page = await api("/v1/deadletters?" + q, {}, true);
+  const body = $("deadletter-list");
+  body.replaceChildren();
+  for (const d of page.dead_letters || []) {
+    const row = el("tr");
+    const replay = el("td");
+    replay.append(el("code", d.replay));
+    row.append(el("td", d.id), el("td", d.stage), el("td", d.article_id ? `${d.article_id} v${d.version}` : ""),
+      el("td", (d.permanent ? "permanent: " : "") + d.error), el("td", d.attempts), el("td", age(d.age_seconds)), replay);
+    body.append(row);
+  }
+  if (!body.children.length) {
+    const row = el("tr");
+    row.append(el("td", "No dead letter.", { colspan: "7" }));
+    body.append(row);
+  }
+}
+
+function age(seconds) {
+  if (seconds < 120) return seconds + " s";
+  if (seconds < 7200) return Math.round(seconds / 60) + " min";
+  if (seconds < 172800) return Math.round(seconds / 3600) + " h";
+  return Math.round(seconds / 86400) + " days";
+}
+
 async function showWebhooks() {
   const list = await api("/v1/webhooks", {}, true);
   const body = $("webhook-list");
@@ -469,6 +499,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("correct-form").addEventListener("submit", correct);
   $("withdraw-form").addEventListener("submit", withdraw);
   $("diff-form").addEventListener("submit", compare);
+  $("dl-form").addEventListener("submit", (e) => { e.preventDefault(); showDeadLetters().catch((err) => say(err.message, true)); });
   window.addEventListener("hashchange", route);
   route();
 });
