@@ -145,7 +145,8 @@ func TestIndexList(t *testing.T) {
 }
 
 // BenchmarkIndexList100k lists pages of 50 of a newsroom's 100,000
-// articles (and a page filtered by state) on a real NATS server, the
+// articles (and pages filtered by state, title and warning, as the
+// console searches) on a real NATS server, the
 // index read from the bucket; it reports p50 and p99 (the target: p99
 // under 100 ms) and the time the index took to read the bucket.
 func BenchmarkIndexList100k(b *testing.B) {
@@ -165,7 +166,11 @@ func BenchmarkIndexList100k(b *testing.B) {
 	for i := range n {
 		st := &pb.ArticleStatus{Article: ref("bench", i), State: []string{status.Published, status.Published, status.Published, status.Failed}[i%4],
 			History: []*pb.StageRecord{{Stage: "ingest", State: status.Received, Version: 1}, {Stage: "publish", State: status.Published, Version: 1}},
-			Urls:    []string{"https://front.example/articles/" + ref("bench", i).GetId() + "/"}}
+			Urls:    []string{"https://front.example/articles/" + ref("bench", i).GetId() + "/"},
+			Title:   fmt.Sprintf("Tin số %d: %s", i, []string{"Lũ lụt ở miền Trung", "Giá lúa tăng", "Bầu cử Hội đồng nhân dân", "Khai giảng năm học mới"}[i%4])}
+		if i%10 == 0 {
+			st.Warnings = []*pb.Warning{{Code: "possible_typo", Message: "…"}}
+		}
 		data, err := proto.Marshal(st)
 		if err != nil {
 			b.Fatal(err)
@@ -185,15 +190,25 @@ func BenchmarkIndexList100k(b *testing.B) {
 	go func() { _ = x.Run(rctx) }()
 	testenv.WaitFor(b, "the index ready", 2*time.Minute, x.Ready)
 	built := time.Since(start)
-	filters := []status.Filter{
-		{Newsroom: "bench", Limit: 50},
-		{Newsroom: "bench", Limit: 50, Before: ref("bench", n/2).GetId()},
-		{Newsroom: "bench", Limit: 50, State: status.Failed},
+	filters := []struct {
+		f    status.Filter
+		want int
+	}{
+		{status.Filter{Newsroom: "bench", Limit: 50}, 50},
+		{status.Filter{Newsroom: "bench", Limit: 50, Before: ref("bench", n/2).GetId()}, 50},
+		{status.Filter{Newsroom: "bench", Limit: 50, State: status.Failed}, 50},
+		// The console's searches: a title's words in another case, a
+		// warning's code, and a title only one article has (the whole
+		// newsroom scanned).
+		{status.Filter{Newsroom: "bench", Limit: 50, Title: "GIÁ LÚA"}, 50},
+		{status.Filter{Newsroom: "bench", Limit: 50, Warning: "possible_typo"}, 50},
+		{status.Filter{Newsroom: "bench", Limit: 50, Title: "tin số 12345:"}, 1},
 	}
 	testenv.TimeEach(b, func(i int) {
-		list, _, err := x.List(ctx, filters[i%len(filters)])
-		if err != nil || len(list) != 50 {
-			b.Fatalf("%d, %v", len(list), err)
+		f := filters[i%len(filters)]
+		list, _, err := x.List(ctx, f.f)
+		if err != nil || len(list) != f.want {
+			b.Fatalf("%+v: %d, %v", f.f, len(list), err)
 		}
 	})
 	b.ReportMetric(built.Seconds(), "index-build-s")
