@@ -159,6 +159,21 @@ func TestConsole(t *testing.T) {
 		chromedp.Click("#withdraw"))
 	waitText("withdrawn", "#a-state", "withdrawn")
 
+	// An embargoed article is held; a correction without an embargo
+	// lifts it.
+	step("submit under embargo",
+		chromedp.Click(`a[href="#/submit"]`), chromedp.WaitVisible("#submit-form"),
+		chromedp.SetValue("#article", "Tin giữ lại\n\nBài này chỉ được đăng sau giờ cấm vận, khi có thông báo chính thức.\n"),
+		chromedp.SetValue("#embargo", time.Now().Add(2*time.Hour).Format("2006-01-02T15:04")),
+		chromedp.Click("#submit"))
+	waitText("held", "#steps", "publish embargoed")
+	step("open it", chromedp.Click("#article-id"), chromedp.WaitVisible("#view-article"))
+	waitText("shown as embargoed", "#a-state", "embargoed")
+	step("lift the embargo with a correction",
+		chromedp.SetValue("#correct-text", "Tin giữ lại\n\nBài này được đăng ngay, vì thông báo đã có.\n"),
+		chromedp.Click("#correct"))
+	waitText("published at once", "#a-state", "published")
+
 	step("the webhook subscribers", chromedp.Click("#nav-operators"), chromedp.WaitVisible("#view-operators"))
 	waitText("the subscriber listed", "#webhook-list", "partner")
 	step("the refuser's dead letters", chromedp.SetValue("#dl-stage", "webhook-refuser"), chromedp.Click("#dl-show"))

@@ -313,7 +313,7 @@ async function correct(event) {
   form.append("article", new Blob([text], { type: $("correct-format").value }));
   try {
     $("correct").disabled = true;
-    const body = await api("/v1/articles", { method: "POST", body: form, headers: { "External-Id": current.external_id } });
+    const body = await api("/v1/articles", { method: "POST", body: form, headers: sendHeaders(current.external_id, $("correct-embargo")) });
     say(`Correction accepted as version ${body.version}.`);
     $("correct-text").value = "";
     await follow(body.id, (st) => { if ((st.article || {}).version >= body.version) renderArticle(st); });
@@ -342,6 +342,14 @@ async function withdraw(event) {
 
 // Submitting.
 
+// sendHeaders are a submission's headers: its External-Id, and its
+// embargo (the input's local time, sent with its offset) when one is set.
+function sendHeaders(external, embargoInput) {
+  const h = { "External-Id": external };
+  if (embargoInput.value) h.Embargo = new Date(embargoInput.value).toISOString().replace(/\.\d+Z$/, "Z");
+  return h;
+}
+
 async function submit(event) {
   event.preventDefault();
   let text = $("article").value;
@@ -365,8 +373,9 @@ async function submit(event) {
   say("Sending…");
   $("submit").disabled = true;
   try {
-    const body = await api("/v1/articles", { method: "POST", body: form, headers: { "External-Id": external } });
+    const body = await api("/v1/articles", { method: "POST", body: form, headers: sendHeaders(external, $("embargo")) });
     say("Accepted.");
+    $("submit-form").reset(); // the next article starts afresh
     $("progress").hidden = false;
     $("article-id").textContent = body.id;
     $("article-id").href = "#/article/" + encodeURIComponent(body.id);
