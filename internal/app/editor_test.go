@@ -23,6 +23,7 @@ import (
 
 	"github.com/pressline/pressline/internal/app/apptest"
 	"github.com/pressline/pressline/internal/config"
+	"github.com/pressline/pressline/internal/testenv"
 	"github.com/pressline/pressline/pkg/webhook"
 )
 
@@ -51,7 +52,15 @@ func TestConsole(t *testing.T) {
 	t.Cleanup(receiver.Close)
 	// A receiver that refuses every event for good: its dead letters are
 	// what the operator's view shows.
-	refuser := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnprocessableEntity) }))
+	var refusing atomic.Bool
+	var refused atomic.Int32 // requests to it, refused or taken
+	refusing.Store(true)
+	refuser := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refused.Add(1)
+		if refusing.Load() {
+			w.WriteHeader(http.StatusUnprocessableEntity)
+		}
+	}))
 	t.Cleanup(refuser.Close)
 	const operator = "operator-token-for-the-console"
 	e := newEnv(t)
@@ -177,10 +186,21 @@ func TestConsole(t *testing.T) {
 	step("the webhook subscribers", chromedp.Click("#nav-operators"), chromedp.WaitVisible("#view-operators"))
 	waitText("the subscriber listed", "#webhook-list", "partner")
 	step("the refuser's dead letters", chromedp.SetValue("#dl-stage", "webhook-refuser"), chromedp.Click("#dl-show"))
-	waitText("a dead letter listed", "#deadletter-list", "pressline dlq replay")
+	waitText("a dead letter listed", "#deadletter-list", "webhook-refuser")
 	if dl := text("#deadletter-list"); !strings.Contains(dl, "webhook-refuser") || !strings.Contains(dl, "permanent") {
 		t.Errorf("the dead letters shown: %s", dl)
 	}
+	// The refuser takes events from now on; its dead letters, replayed,
+	// reach it.
+	refusing.Store(false)
+	step("replay one", chromedp.Click("#deadletter-list button.replay"))
+	waitText("replayed", "#message", "1 dead letter(s) replayed")
+	step("replay the rest", chromedp.Click("#dl-replay-all"))
+	waitText("the rest replayed", "#message", "dead letter(s) replayed")
+	waitText("none left", "#deadletter-list", "No dead letter.")
+	// Four events were refused (the first article's three, the second's
+	// publication); the four replayed come again.
+	testenv.WaitFor(t, "the replayed events delivered", 10*time.Second, func() bool { return refused.Load() >= 8 })
 	step("send a test", chromedp.Click(`#webhook-list tr:first-child button:nth-of-type(2)`))
 	waitText("the test's attempt", "#attempt-list", "msg_test_")
 	waitText("the article's deliveries", "#attempt-list", "delivered")

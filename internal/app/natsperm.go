@@ -61,9 +61,11 @@ func ServicePermissions(service string) (NATSPermissions, error) {
 		// and redelivers an event to one subscriber's own subject.
 		pub(streamDeclare(layout.StreamWebhookLog)...)
 		pub("$JS.API.STREAM.MSG.GET."+layout.StreamWebhookLog, layout.WebhookSubject("*"))
-		// Operators read the dead letters through the API (replaying them
-		// stays with the operator's own user).
-		pub("$JS.API.STREAM.MSG.GET." + layout.StreamDeadLetter)
+		// Operators read the dead letters through the API, and replay
+		// those ingest may send itself (received, withdrawals, webhook
+		// deliveries: published above); the rest stay with the operator's
+		// own user.
+		pub("$JS.API.STREAM.MSG.GET."+layout.StreamDeadLetter, "$JS.API.STREAM.MSG.DELETE."+layout.StreamDeadLetter)
 		// The content API reads the sites' events, one message at a time,
 		// and follows them all for its index through an ordered consumer
 		// (ephemeral, named by the client; no acknowledgements).

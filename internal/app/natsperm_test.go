@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,9 +17,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/pressline/pressline/internal/app"
 	"github.com/pressline/pressline/internal/app/apptest"
+	"github.com/pressline/pressline/internal/bus"
 	"github.com/pressline/pressline/internal/config"
 	"github.com/pressline/pressline/internal/layout"
 	"github.com/pressline/pressline/internal/natsembed"
@@ -27,6 +31,7 @@ import (
 	"github.com/pressline/pressline/pkg/events"
 	"github.com/pressline/pressline/pkg/subscriber"
 	"github.com/pressline/pressline/pkg/webhook"
+	pb "github.com/pressline/pressline/proto/pressline/v1"
 )
 
 // TestServicesUnderTheirOwnNATSUsers runs every service as its own
@@ -193,6 +198,36 @@ func TestServicesUnderTheirOwnNATSUsers(t *testing.T) {
 		t.Errorf("redeliver under ingest's user: %d %s", code, body)
 	}
 	testenv.WaitFor(t, "the redelivery", 10*time.Second, func() bool { return delivered.Load() > before })
+	// A dead letter of the partner's, as notify makes them, listed and
+	// replayed through the API under ingest's user.
+	onc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("operator", password["operator"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer onc.Close()
+	ojs, _ := jetstream.New(onc)
+	sites, err := ojs.Stream(ctx, layout.StreamSites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := sites.GetLastMsgForSubject(ctx, layout.SiteSubject("front", events.Published))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl, _ := proto.Marshal(&pb.DeadLetter{Stage: "webhook-partner", Subject: layout.WebhookSubject("partner"), Data: ev.Data,
+		Headers: map[string]string{bus.HeaderArticleID: acc.ID}, ArticleId: acc.ID, FailedAt: timestamppb.Now()})
+	stored, err := ojs.Publish(ctx, layout.DeadLetterSubject("webhook-partner"), dl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := operatorCall("GET", "/v1/deadletters?stage=webhook-partner", ""); code != 200 || !strings.Contains(string(body), `"replayable": true`) {
+		t.Errorf("dead letters under ingest's user: %d %s", code, body)
+	}
+	before = delivered.Load()
+	if code, body := operatorCall("POST", fmt.Sprintf("/v1/deadletters/%d/replay", stored.Sequence), ""); code != 202 {
+		t.Errorf("replay under ingest's user: %d %s", code, body)
+	}
+	testenv.WaitFor(t, "the replayed dead letter delivered", 10*time.Second, func() bool { return delivered.Load() > before })
 	if l := logs.String(); strings.Contains(l, "ermission") {
 		t.Errorf("a service was refused what it needs:\n%s", l)
 	}

@@ -72,6 +72,8 @@ var routeTable = []route{
 	{"GET /v1/sites/{site}/articles", "site-articles", func(s *Service) http.HandlerFunc { return s.handleSiteArticles }},
 	{"GET /v1/sites/{site}/articles/{id}", "site-article", func(s *Service) http.HandlerFunc { return s.handleSiteArticle }},
 	{"GET /v1/deadletters", "deadletters", func(s *Service) http.HandlerFunc { return s.handleDeadLetters }},
+	{"POST /v1/deadletters/replay", "deadletters_replay", func(s *Service) http.HandlerFunc { return s.handleReplayDeadLetters }},
+	{"POST /v1/deadletters/{id}/replay", "deadletter_replay", func(s *Service) http.HandlerFunc { return s.handleReplayDeadLetter }},
 	{"POST /v1/webhooks", "webhooks", func(s *Service) http.HandlerFunc { return s.handleCreateWebhook }},
 	{"GET /v1/webhooks", "webhooks", func(s *Service) http.HandlerFunc { return s.handleListWebhooks }},
 	{"GET /v1/webhooks/{name}", "webhook", func(s *Service) http.HandlerFunc { return s.handleGetWebhook }},

@@ -405,7 +405,13 @@ async function showDeadLetters() {
   for (const d of page.dead_letters || []) {
     const row = el("tr");
     const replay = el("td");
-    replay.append(el("code", d.replay));
+    if (d.replayable) {
+      const b = el("button", "Replay", { type: "button", class: "replay" });
+      b.addEventListener("click", () => replayDeadLetters("/v1/deadletters/" + d.id + "/replay", null));
+      replay.append(b);
+    } else {
+      replay.append(el("code", d.replay));
+    }
     row.append(el("td", d.id), el("td", d.stage), el("td", d.article_id ? `${d.article_id} v${d.version}` : ""),
       el("td", (d.permanent ? "permanent: " : "") + d.error), el("td", d.attempts), el("td", age(d.age_seconds)), replay);
     body.append(row);
@@ -414,6 +420,21 @@ async function showDeadLetters() {
     const row = el("tr");
     row.append(el("td", "No dead letter.", { colspan: "7" }));
     body.append(row);
+  }
+}
+
+// replayDeadLetters sends dead letters back to their stage (one, or a
+// stage's all with body) and shows what is left.
+async function replayDeadLetters(path, body) {
+  try {
+    const opts = { method: "POST" };
+    if (body) Object.assign(opts, { headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const out = await api(path, opts, true);
+    const left = (out.left || []).length ? `; ${out.left.length} left for pressline dlq replay` : "";
+    say(`${out.replayed.length} dead letter(s) replayed${left}.`);
+    await showDeadLetters();
+  } catch (err) {
+    say(err.message, true);
   }
 }
 
@@ -508,6 +529,11 @@ document.addEventListener("DOMContentLoaded", () => {
   $("correct-form").addEventListener("submit", correct);
   $("withdraw-form").addEventListener("submit", withdraw);
   $("diff-form").addEventListener("submit", compare);
+  $("dl-replay-all").addEventListener("click", () => {
+    const stage = $("dl-stage").value.trim();
+    if (!stage) say("Name the stage whose dead letters to replay.", true);
+    else replayDeadLetters("/v1/deadletters/replay", { stage });
+  });
   $("dl-form").addEventListener("submit", (e) => { e.preventDefault(); showDeadLetters().catch((err) => say(err.message, true)); });
   window.addEventListener("hashchange", route);
   route();
