@@ -38,15 +38,9 @@ func (s *Service) handleChanges(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	var after uint64
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Field: "after",
-				Detail: "after must be the cursor of a change (a whole number, as in a page's next), or absent to start from the first"})
-			return
-		}
-		after = n
+	after, ok := queryAfter(w, q, "the cursor of a change")
+	if !ok {
+		return
 	}
 	limit, ok := queryLimit(w, q, 100)
 	if !ok {

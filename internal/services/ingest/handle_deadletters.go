@@ -80,15 +80,9 @@ func (s *Service) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var after uint64
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Field: "after",
-				Detail: "after must be the next of an earlier page, a whole number"})
-			return
-		}
-		after = n
+	after, ok := queryAfter(w, q, "the next of an earlier page")
+	if !ok {
+		return
 	}
 	stage := q.Get("stage")
 	out := deadLetterList{DeadLetters: []deadLetter{}}

@@ -75,6 +75,22 @@ func queryLimit(w http.ResponseWriter, q url.Values, def int) (int, bool) {
 	return n, true
 }
 
+// queryAfter is the request's after, a sequence cursor (0 when absent),
+// or false after answering 400 with what gave it.
+func queryAfter(w http.ResponseWriter, q url.Values, gave string) (uint64, bool) {
+	v := q.Get("after")
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Field: "after",
+			Detail: "after must be " + gave + " (a whole number, as in a page's next), or absent to start from the first"})
+		return 0, false
+	}
+	return n, true
+}
+
 // queryTime reads query parameter name as an RFC 3339 time; absent is
 // the zero time.
 func queryTime(w http.ResponseWriter, q url.Values, name string) (time.Time, bool) {

@@ -69,14 +69,8 @@ func (s *Service) handleWebhookAttempts(w http.ResponseWriter, r *http.Request) 
 			Detail: fmt.Sprintf("%q is not a webhook-id: they look like msg_<article>_v<version>_<site>_<event>, as the webhook-id header carried", clip(query.WebhookID, 64))})
 		return
 	}
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-parameter", Field: "after",
-				Detail: "after must be the next of an earlier page, a whole number"})
-			return
-		}
-		query.After = n
+	if query.After, ok = queryAfter(w, q, "the next of an earlier page"); !ok {
+		return
 	}
 	if query.Since, ok = queryTime(w, q, "since"); !ok {
 		return
