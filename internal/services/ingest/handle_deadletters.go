@@ -165,7 +165,7 @@ func (s *Service) handleReplayDeadLetters(w http.ResponseWriter, r *http.Request
 	var req struct {
 		Stage string `json:"stage"`
 	}
-	if !readWebhook(w, r, &req) {
+	if !readJSON(w, r, &req, `{"stage": "webhook-partner"}`) {
 		return
 	}
 	if req.Stage == "" {

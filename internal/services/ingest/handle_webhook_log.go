@@ -107,7 +107,7 @@ func (s *Service) handleRedeliver(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req redelivery
-	if !readWebhook(w, r, &req) {
+	if !readJSON(w, r, &req, `{"event": "msg_…"} or {"since": "2026-12-01T00:00:00Z"}`) {
 		return
 	}
 	var (

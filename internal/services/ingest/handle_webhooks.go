@@ -21,7 +21,8 @@ import (
 // subscribers notify delivers to (webhooks.Store); notify follows the
 // bucket, so a change applies without a restart.
 
-// maxWebhookBody bounds a subscriber's JSON.
+// maxWebhookBody bounds an operator request's JSON (a subscriber's,
+// say).
 const maxWebhookBody = 64 << 10
 
 // webhookList is the answer of GET /v1/webhooks.
@@ -61,13 +62,19 @@ func webhookName(w http.ResponseWriter, r *http.Request) (string, bool) {
 	return name, true
 }
 
-// readWebhook decodes a subscriber's JSON, or answers 400 or 413.
-func readWebhook(w http.ResponseWriter, r *http.Request, into any) bool {
+// subscriberExample shows what a subscriber's JSON looks like, in
+// answers to one that is not.
+const subscriberExample = `{"name": "partner", "url": "https://…", "sites": ["front"], "events": ["published"]}`
+
+// readJSON decodes an operator request's JSON body (a subscriber, a
+// rotation, a redelivery, a replay; example shows one), or answers 400
+// or 413.
+func readJSON(w http.ResponseWriter, r *http.Request, into any, example string) bool {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		writeProblem(w, problem{Status: http.StatusRequestEntityTooLarge, Type: "body-too-large", Field: "body", Limit: maxWebhookBody,
-			Detail: fmt.Sprintf("a subscriber is at most %d bytes of JSON", maxWebhookBody)})
+			Detail: fmt.Sprintf("the body is at most %d bytes of JSON", maxWebhookBody)})
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -77,7 +84,7 @@ func readWebhook(w http.ResponseWriter, r *http.Request, into any) bool {
 	}
 	if err != nil {
 		writeProblem(w, problem{Status: http.StatusBadRequest, Type: "invalid-json", Field: "body",
-			Detail: fmt.Sprintf(`the body must be a subscriber as JSON, like {"name": "partner", "url": "https://…", "sites": ["front"], "events": ["published"]}: %v`, err)})
+			Detail: fmt.Sprintf("the body must be JSON like %s: %v", example, err)})
 		return false
 	}
 	return true
@@ -125,7 +132,7 @@ func (s *Service) handleCreateWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var spec config.WebhookSpec
-	if !readWebhook(w, r, &spec) {
+	if !readJSON(w, r, &spec, subscriberExample) {
 		return
 	}
 	if spec.Secret == "" {
@@ -199,7 +206,7 @@ func (s *Service) handlePatchWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var patch map[string]json.RawMessage
-	if !readWebhook(w, r, &patch) {
+	if !readJSON(w, r, &patch, `{"disabled": true, "disabled_reason": "…"}`) {
 		return
 	}
 	if raw, ok := patch["name"]; ok && string(raw) != fmt.Sprintf("%q", name) {
@@ -253,7 +260,7 @@ func (s *Service) handleRotateWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var rot rotation
-	if r.ContentLength != 0 && !readWebhook(w, r, &rot) {
+	if r.ContentLength != 0 && !readJSON(w, r, &rot, `{"keep_previous_for": "24h"}`) {
 		return
 	}
 	keep := 24 * time.Hour
