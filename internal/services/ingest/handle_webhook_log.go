@@ -149,9 +149,9 @@ func (s *Service) handleRedeliver(w http.ResponseWriter, r *http.Request) {
 		s.webhooksUnavailable(w, err)
 		return
 	}
-	seqs := []uint64{attempts[0].EventSeq}
-	if req.Event == "" {
-		seqs = webhooks.FailedEvents(attempts)
+	seqs := webhooks.FailedEvents(attempts)
+	if req.Event != "" {
+		seqs = []uint64{attempts[0].EventSeq} // there is one: checked above
 	}
 	ids := make(map[uint64]string, len(attempts))
 	for _, a := range attempts {

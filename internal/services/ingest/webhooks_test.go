@@ -248,6 +248,7 @@ func TestWebhookDeliveryLogAPI(t *testing.T) {
 		{"redeliver both", "POST", "/v1/webhooks/partner/redeliver", operatorToken, `{"event": "` + idA + `", "since": "2026-01-01T00:00:00Z"}`, 400, "invalid-redelivery", "event", 0},
 		{"redeliver a bad range", "POST", "/v1/webhooks/partner/redeliver", operatorToken, `{"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}`, 400, "invalid-redelivery", "until", 0},
 		{"redeliver an unknown event", "POST", "/v1/webhooks/partner/redeliver", operatorToken, `{"event": "msg_nothing"}`, 404, "no-such-attempt", "event", 0},
+		{"redeliver a range with no attempt", "POST", "/v1/webhooks/partner/redeliver", operatorToken, `{"since": "2020-01-01T00:00:00Z", "until": "2020-01-02T00:00:00Z"}`, 202, "", "", 0},
 		{"redeliver for nobody", "POST", "/v1/webhooks/nobody/redeliver", operatorToken, `{"event": "` + idA + `"}`, 404, "no-such-webhook", "name", 0},
 	} {
 		resp, body := f.call(t, tc.method, tc.path, tc.auth, tc.body)
