@@ -104,7 +104,7 @@ type Query struct {
 	// Since and Until bound when the attempts were recorded, which is
 	// once their answer came (zero: no bound).
 	Since, Until time.Time
-	// Limit is the most attempts answered.
+	// Limit is the most attempts answered (100 when not positive).
 	Limit int
 }
 
@@ -114,6 +114,9 @@ type Query struct {
 // a binary search of the stream's sequences, so a reader leaves nothing
 // on the server.
 func (l *Log) Attempts(ctx context.Context, q Query) ([]Attempt, bool, error) {
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
 	filter := layout.WebhookLogFilter(q.Subscriber)
 	if q.WebhookID != "" {
 		filter = layout.WebhookLogSubject(q.Subscriber, q.WebhookID)
