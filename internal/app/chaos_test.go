@@ -384,14 +384,19 @@ func startChaos(t *testing.T, clustered bool) *chaos {
 			}
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
+	// A process declares its streams and buckets before it serves; on a
+	// cluster just formed, under the race detector and beside other
+	// packages' tests, each R3 declaration can take seconds (a CI run
+	// saw ingest not listening after 20 s, its log still empty).
+	const startFor = time.Minute
+	deadline := time.Now().Add(startFor)
 	for {
 		if conn, err := net.Dial("tcp", httpAddr); err == nil {
 			conn.Close()
 			return c
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("ingest did not start")
+			t.Fatalf("ingest did not start within %s", startFor)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
