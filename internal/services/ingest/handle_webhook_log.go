@@ -189,19 +189,13 @@ type sentTest struct {
 // subscriber a signed test event (webhook.TestType) once, and records
 // the attempt, which the answer says where to read.
 func (s *Service) handleTestWebhook(w http.ResponseWriter, r *http.Request) {
-	if !s.operator(w, r) {
-		return
-	}
-	name, ok := webhookName(w, r)
+	spec, ok := s.storedWebhook(w, r)
 	if !ok {
 		return
 	}
+	name := spec.Name
 	if s.cfg.SiteEvents == nil {
 		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Type: "unavailable", Detail: "this server cannot send webhook events"})
-		return
-	}
-	spec, _, err := s.cfg.Webhooks.Get(r.Context(), name)
-	if !s.webhookFound(w, name, err) {
 		return
 	}
 	if spec.Disabled {
@@ -240,14 +234,10 @@ func redeliveryRange(req redelivery, now time.Time) (since, until time.Time, p *
 	return since, until, nil
 }
 
-// loggedWebhook is the request's subscriber, after checking the
-// operator's token and that the subscriber exists; false after
-// answering.
+// loggedWebhook is the request's subscriber's name, for an operator, on
+// a server that keeps the delivery log; false after answering.
 func (s *Service) loggedWebhook(w http.ResponseWriter, r *http.Request) (string, bool) {
-	if !s.operator(w, r) {
-		return "", false
-	}
-	name, ok := webhookName(w, r)
+	spec, ok := s.storedWebhook(w, r)
 	if !ok {
 		return "", false
 	}
@@ -256,6 +246,5 @@ func (s *Service) loggedWebhook(w http.ResponseWriter, r *http.Request) (string,
 			Detail: "this server keeps no webhook delivery log"})
 		return "", false
 	}
-	_, _, err := s.cfg.Webhooks.Get(r.Context(), name)
-	return name, s.webhookFound(w, name, err)
+	return spec.Name, true
 }

@@ -180,18 +180,23 @@ func (s *Service) handleListWebhooks(w http.ResponseWriter, r *http.Request) {
 
 // handleGetWebhook is GET /v1/webhooks/{name}.
 func (s *Service) handleGetWebhook(w http.ResponseWriter, r *http.Request) {
+	if spec, ok := s.storedWebhook(w, r); ok {
+		answerJSON(w, http.StatusOK, public(spec))
+	}
+}
+
+// storedWebhook is the request's subscriber, for an operator; false
+// after answering 401, 403, 400, 404 or 503.
+func (s *Service) storedWebhook(w http.ResponseWriter, r *http.Request) (config.WebhookSpec, bool) {
 	if !s.operator(w, r) {
-		return
+		return config.WebhookSpec{}, false
 	}
 	name, ok := webhookName(w, r)
 	if !ok {
-		return
+		return config.WebhookSpec{}, false
 	}
 	spec, _, err := s.cfg.Webhooks.Get(r.Context(), name)
-	if !s.webhookFound(w, name, err) {
-		return
-	}
-	answerJSON(w, http.StatusOK, public(spec))
+	return spec, s.webhookFound(w, name, err)
 }
 
 // handlePatchWebhook is PATCH /v1/webhooks/{name}, a JSON merge patch
