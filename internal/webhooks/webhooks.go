@@ -2,7 +2,9 @@
 // key-value bucket, one key per subscriber: the API (ingest) creates,
 // changes and deletes them, and notify watches the bucket, so a change
 // reaches the running delivery without a restart. --webhooks-file seeds
-// the bucket with what it lists.
+// the bucket with what it lists. Beside them, Log keeps every delivery
+// attempt in a stream of its own for a week, for operators to read and
+// redeliver from.
 package webhooks
 
 import (
