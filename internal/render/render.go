@@ -249,19 +249,25 @@ var reStyle = regexp.MustCompile(`(?s)<style>(.*?)</style>`)
 // document that shows the page inside it (the console's preview).
 func (r *Renderer) StyleSource() string { return r.styleHash }
 
+// ImageSources are the CSP sources a page's images come from: the page
+// itself, data: (for the empty favicon, data:, that keeps browsers from
+// asking for /favicon.ico), and the host of publicBase, where renditions
+// are served.
+func ImageSources(publicBase string) string {
+	img := "'self' data:"
+	if u, err := url.Parse(publicBase); err == nil && u.Host != "" {
+		img += " " + u.Scheme + "://" + u.Host
+	}
+	return img
+}
+
 // CSP is the page's Content-Security-Policy, carried in the page itself
 // (a CDN serving the stored file sends no headers of ours): no script
 // runs, not even one an escaping bug let in; images come from the site
 // and its media host only; the page's own style block by its hash, and
 // the style attributes the sanitiser allows.
 func (r *Renderer) CSP(m Meta) string {
-	// data: for the empty favicon (data:,) that keeps browsers from asking
-	// for /favicon.ico.
-	img := "'self' data:"
-	if u, err := url.Parse(m.PublicBase); err == nil && u.Host != "" {
-		img += " " + u.Scheme + "://" + u.Host
-	}
-	return "default-src 'none'; img-src " + img + "; style-src " + r.styleHash + "; style-src-attr 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+	return "default-src 'none'; img-src " + ImageSources(m.PublicBase) + "; style-src " + r.styleHash + "; style-src-attr 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 }
 
 // New parses the page templates.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pressline/pressline/internal/fault"
+	"github.com/pressline/pressline/internal/render"
 	"github.com/pressline/pressline/internal/tracing"
 )
 
@@ -41,11 +41,7 @@ func (s *Service) editor(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	img := "'self' data:"
-	if u, err := url.Parse(s.cfg.SiteURL); err == nil && u.Host != "" {
-		img += " " + u.Scheme + "://" + u.Host
-	}
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src "+img+"; style-src 'self' "+s.renderer.StyleSource()+
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src "+render.ImageSources(s.cfg.SiteURL)+"; style-src 'self' "+s.renderer.StyleSource()+
 		"; style-src-attr 'unsafe-inline'; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	http.ServeFileFS(w, r, sub, name)
