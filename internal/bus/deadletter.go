@@ -62,6 +62,20 @@ func (b *Bus) deadLetterAt(ctx context.Context, stream jetstream.Stream, seq uin
 	return DeadLetterRecord{ID: seq, DeadLetter: dl}, nil
 }
 
+// DeadLetter reads one dead letter by its id; ErrNoDeadLetter when there
+// is none (never, or replayed already).
+func (b *Bus) DeadLetter(ctx context.Context, id uint64) (DeadLetterRecord, error) {
+	stream, err := b.js.Stream(ctx, layout.StreamDeadLetter)
+	if err != nil {
+		return DeadLetterRecord{}, fmt.Errorf("bus: dead letters: %w", err)
+	}
+	rec, err := b.deadLetterAt(ctx, stream, id)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return DeadLetterRecord{}, fmt.Errorf("bus: dead letter %d: %w", id, ErrNoDeadLetter)
+	}
+	return rec, err
+}
+
 // ErrNoDeadLetter means no dead letter has the given id.
 var ErrNoDeadLetter = errors.New("no such dead letter")
 
@@ -69,16 +83,9 @@ var ErrNoDeadLetter = errors.New("no such dead letter")
 // was first delivered, and removes the record once JetStream has the
 // message again. If the stage fails again, a new record is made.
 func (b *Bus) ReplayDeadLetter(ctx context.Context, id uint64) (*pb.DeadLetter, error) {
-	stream, err := b.js.Stream(ctx, layout.StreamDeadLetter)
+	rec, err := b.DeadLetter(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("bus: dead letters: %w", err)
-	}
-	rec, err := b.deadLetterAt(ctx, stream, id)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, fmt.Errorf("bus: replay %d: %w", id, ErrNoDeadLetter)
-	}
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bus: replay: %w", err)
 	}
 	msg := &nats.Msg{Subject: rec.Subject, Data: rec.Data, Header: nats.Header{}}
 	for k, v := range rec.Headers {
@@ -91,6 +98,10 @@ func (b *Bus) ReplayDeadLetter(ctx context.Context, id uint64) (*pb.DeadLetter, 
 	// command from sending it twice.
 	if err := b.publishMsg(ctx, msg, "replay/"+strconv.FormatUint(id, 10)); err != nil {
 		return nil, err
+	}
+	stream, err := b.js.Stream(ctx, layout.StreamDeadLetter)
+	if err != nil {
+		return nil, fmt.Errorf("bus: dead letters: %w", err)
 	}
 	if err := stream.DeleteMsg(ctx, id); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, fmt.Errorf("bus: remove replayed dead letter %d: %w", id, err)

@@ -18,6 +18,7 @@ import (
 // deadLetterStore reads and replays the dead letters (bus.Bus).
 type deadLetterStore interface {
 	DeadLetters(ctx context.Context) iter.Seq2[bus.DeadLetterRecord, error]
+	DeadLetter(ctx context.Context, id uint64) (bus.DeadLetterRecord, error)
 	ReplayDeadLetter(ctx context.Context, id uint64) (*pb.DeadLetter, error)
 }
 
@@ -132,20 +133,14 @@ func (s *Service) handleReplayDeadLetter(w http.ResponseWriter, r *http.Request)
 			Detail: "dead letters are named by number; GET /v1/deadletters lists them"})
 		return
 	}
-	var found *bus.DeadLetterRecord
-	for rec, err := range s.cfg.DeadLetters.DeadLetters(r.Context()) {
-		if err != nil {
-			s.deadLettersUnavailable(w, err)
-			return
-		}
-		if rec.ID == id {
-			found = &rec
-			break
-		}
-	}
-	if found == nil {
+	found, err := s.cfg.DeadLetters.DeadLetter(r.Context(), id)
+	if errors.Is(err, bus.ErrNoDeadLetter) {
 		writeProblem(w, problem{Status: http.StatusNotFound, Type: "no-such-dead-letter", Field: "id",
 			Detail: fmt.Sprintf("no dead letter %d (replayed already?); GET /v1/deadletters lists them", id)})
+		return
+	}
+	if err != nil {
+		s.deadLettersUnavailable(w, err)
 		return
 	}
 	if !mayReplay(found.GetSubject()) {
