@@ -54,14 +54,22 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueCon
 	}
 }
 
+// errCodeNoPeers is nats-server's JSClusterNoPeersErrF, which nats.go
+// has no name for: a replicated stream cannot be placed.
+const errCodeNoPeers jetstream.ErrorCode = 10005
+
 // Transient reports whether a JetStream request may succeed if sent
-// again: a timeout, no responders, or JetStream unavailable (no leader
-// or no quorum yet).
+// again: a timeout, no responders, JetStream unavailable (no leader or
+// no quorum yet), or a replicated stream with no peers to place it on
+// while a node is down. The last is also the answer when the cluster
+// has fewer nodes than replicas asked; callers that retry it bound the
+// retries (declaring a stream gives up after minutes) so that the
+// mistake is still reported.
 func Transient(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoHeartbeat) ||
-		(errors.As(err, &apiErr) && apiErr.Code == 503)
+		(errors.As(err, &apiErr) && (apiErr.Code == 503 || apiErr.ErrorCode == errCodeNoPeers))
 }
 
 func open(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (*Bucket, error) {

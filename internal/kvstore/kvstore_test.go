@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pressline/pressline/internal/kvstore"
@@ -211,4 +212,30 @@ func TestPartitionedNodeCatchesUp(t *testing.T) {
 		return err == nil
 	})
 	t.Logf("the healed node served the writes %v after the heal", time.Since(healed).Round(time.Millisecond))
+}
+
+// Transient tells what JetStream may get over from what it will answer
+// again. "No suitable peers for placement" is among the first: both of
+// TestChaosCluster's publish processes once exited on it, declaring a
+// bucket while a restarted node had not yet been heard from again.
+func TestTransient(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{context.DeadlineExceeded, true},
+		{fmt.Errorf("bucket x: %w", nats.ErrTimeout), true},
+		{nats.ErrNoResponders, true},
+		{&jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}, true},
+		{fmt.Errorf("bucket pressline_feeds: %w", &jetstream.APIError{Code: 400, ErrorCode: 10005,
+			Description: "no suitable peers for placement, peer offline"}), true},
+		{&jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamNameInUse, Description: "stream name already in use"}, false},
+		{&jetstream.APIError{Code: 404, ErrorCode: jetstream.JSErrCodeStreamNotFound, Description: "stream not found"}, false},
+		{jetstream.ErrKeyNotFound, false},
+	} {
+		if got := kvstore.Transient(tc.err); got != tc.want {
+			t.Errorf("Transient(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
 }
